@@ -1,0 +1,117 @@
+package election
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// The handshake: the leader speaks first with the magic and a nonce, so a member can tell a
+// group leader from any other program on the address. On TCP both sides prove they hold the
+// shared secret (HMAC over both nonces) without sending it; on unix sockets the kernel's peer
+// credentials do that job.
+
+const nonceLen = 16
+
+var errHandshakeTimeout = errors.New("leader did not answer the handshake in time")
+
+func (e *Elector) mac(label string, parts ...[]byte) []byte {
+	if e.secret == nil {
+		return nil
+	}
+	h := hmac.New(sha256.New, e.secret)
+	h.Write([]byte(label))
+	for _, p := range parts {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(p))))
+		h.Write(p)
+	}
+	return h.Sum(nil)
+}
+
+func nonce() []byte {
+	b := make([]byte, nonceLen)
+	rand.Read(b)
+	return b
+}
+
+// greet is the member side. It returns the leader's id and epoch.
+func (e *Elector) greet(c net.Conn) (string, uint64, error) {
+	c.SetDeadline(time.Now().Add(e.opts.HandshakeTimeout))
+	defer c.SetDeadline(time.Time{})
+	typ, p, err := readFrame(c, 512, nil)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return "", 0, errHandshakeTimeout
+		}
+		return "", 0, fmt.Errorf("handshake: %w", err)
+	}
+	if typ != frameChallenge || !bytes.HasPrefix(p, []byte(magic)) || len(p) != len(magic)+nonceLen {
+		return "", 0, fmt.Errorf("%w: %s answered, but not as a splitbrain leader (protocol %q)", ErrForeignListener, e.t, magic)
+	}
+	nl := bytes.Clone(p[len(magic):])
+	nc := nonce()
+	id := []byte(e.opts.ID)
+	hello := appendFrame(nil, frameHello, []byte{byte(len(id))}, id, nc, e.mac("hello", nl, nc, id))
+	if _, err := c.Write(hello); err != nil {
+		return "", 0, fmt.Errorf("handshake: %w", err)
+	}
+	typ, p, err = readFrame(c, 512, nil)
+	if err != nil {
+		return "", 0, fmt.Errorf("handshake: %w", err)
+	}
+	switch typ {
+	case frameRefuse:
+		return "", 0, fmt.Errorf("%w: the leader at %s refused us: %s", ErrForeignListener, e.t, p)
+	case frameWelcome:
+	default:
+		return "", 0, fmt.Errorf("%w: unexpected frame %q in handshake", ErrProtocol, typ)
+	}
+	if len(p) < 9 || len(p) < 9+int(p[8]) {
+		return "", 0, fmt.Errorf("%w: short welcome", ErrProtocol)
+	}
+	epoch := binary.BigEndian.Uint64(p)
+	lid := p[9 : 9+int(p[8])]
+	got := p[9+int(p[8]):]
+	if want := e.mac("welcome", nl, nc, p[:8], lid); !hmac.Equal(got, want) {
+		return "", 0, fmt.Errorf("%w: the leader at %s does not hold our shared secret", ErrForeignListener, e.t)
+	}
+	return string(lid), epoch, nil
+}
+
+// admit is the leader side. It returns the member's id.
+func (e *Elector) admit(c net.Conn, epoch uint64) (string, error) {
+	c.SetDeadline(time.Now().Add(e.opts.HandshakeTimeout))
+	defer c.SetDeadline(time.Time{})
+	nl := nonce()
+	if _, err := c.Write(appendFrame(nil, frameChallenge, []byte(magic), nl)); err != nil {
+		return "", err
+	}
+	typ, p, err := readFrame(c, 512, nil)
+	if err != nil {
+		return "", err
+	}
+	if typ != frameHello || len(p) < 1 || len(p) < 1+int(p[0])+nonceLen {
+		return "", fmt.Errorf("%w: bad hello", ErrProtocol)
+	}
+	id := p[1 : 1+int(p[0])]
+	nc := p[1+int(p[0]) : 1+int(p[0])+nonceLen]
+	got := p[1+int(p[0])+nonceLen:]
+	if want := e.mac("hello", nl, nc, id); !hmac.Equal(got, want) {
+		c.Write(appendFrame(nil, frameRefuse, []byte("wrong shared secret")))
+		return "", fmt.Errorf("member %q does not hold our shared secret", id)
+	}
+	lid := []byte(e.opts.ID)
+	ep := u64(epoch)
+	w := appendFrame(nil, frameWelcome, ep, []byte{byte(len(lid))}, lid, e.mac("welcome", nl, nc, ep, lid))
+	if _, err := c.Write(w); err != nil {
+		return "", err
+	}
+	return string(id), nil
+}
