@@ -5,17 +5,21 @@ import "time"
 // Snapshot is the kernel's view of one election address at one moment: every listening
 // socket bound to it (orphans included), and every connection to those listeners.
 type Snapshot struct {
-	// Taken is when the snapshot was taken, on the observer's monotonic clock
-	// (time since the Observer was made).
+	// Taken is when the snapshot was taken, as monotonic time since the run's base.
+	// [Observer.Snapshot] leaves it zero: the caller stamps it with its own clock.
 	Taken time.Duration `json:"taken"`
 	// PathInode is the inode the unix socket path names now; 0 if nothing is there.
 	// Always 0 for TCP.
 	PathInode uint64 `json:"path_inode,omitempty"`
-	// Listeners are the listening sockets bound to the address.
+	// Listeners are the listening sockets bound to the address, reachable ones first
+	// (for TCP in the kernel's order of preference), then by Inode. For TCP they include
+	// listeners on the same port on the other loopback family and on wildcards.
 	Listeners []Listener `json:"listeners"`
-	// Conns are the connections whose server side is an accepted socket of one of the
-	// Listeners' processes on the address, and connections still queued in a listener's
-	// backlog. One entry per client socket.
+	// Conns are the connections to the address: for unix, every connected socket bound
+	// to the path (the server side of an accepted connection, whether or not its listener
+	// still exists) whose client is alive, and every connection still queued in a
+	// listener's backlog; for TCP, every established loopback connection to the port.
+	// One entry per client socket, sorted by ClientInode.
 	Conns []Conn `json:"conns"`
 }
 
@@ -23,23 +27,27 @@ type Snapshot struct {
 type Listener struct {
 	// Inode is the socket's inode number (the N in socket:[N]).
 	Inode uint64 `json:"inode"`
-	// PIDs are the processes holding an fd of this socket; usually one. Empty when no
-	// observed process holds it (possible only for processes outside the scan).
+	// PIDs are the processes holding an fd of this socket, sorted; usually one. Empty
+	// (not nil) when no scanned process holds it (the holder is outside the scan).
 	PIDs []int `json:"pids"`
-	// Name is the bound address: the socket path, or 127.0.0.1:PORT / [::1]:PORT.
+	// Name is the bound address: the socket path as observed, or the TCP listener's
+	// own address (127.0.0.1:PORT, [::1]:PORT, 0.0.0.0:PORT, [::]:PORT ...).
 	Name string `json:"name"`
 	// VFSInode is, for unix sockets, the inode of the file the socket was bound to.
 	VFSInode uint64 `json:"vfs_inode,omitempty"`
-	// Orphaned is true when the path no longer names VFSInode: no new client can reach
-	// this listener. Always false for TCP.
+	// Orphaned is true when no new client of the address can reach this listener: for
+	// unix, the path no longer names VFSInode (or nothing is there); for TCP, the listener
+	// is bound to the other loopback family (or is an IPV6_V6ONLY wildcard for an IPv4
+	// address).
 	Orphaned bool `json:"orphaned,omitempty"`
-	// Backlog is the number of connections waiting to be accepted.
+	// Backlog is the number of connections waiting to be accepted (the kernel's receive
+	// queue of a listening socket).
 	Backlog int `json:"backlog"`
 }
 
 // Conn is one client's connection to a listener on the address.
 type Conn struct {
-	// ClientInode is the inode of the client's socket.
+	// ClientInode is the inode of the client's socket (the server side's peer).
 	ClientInode uint64 `json:"client_inode"`
 	// ClientPIDs are the processes holding the client's socket.
 	ClientPIDs []int `json:"client_pids"`
@@ -48,7 +56,8 @@ type Conn struct {
 	ServerInode uint64 `json:"server_inode,omitempty"`
 	// ServerPIDs are the processes holding the accepted socket.
 	ServerPIDs []int `json:"server_pids"`
-	// ListenerInode is the listener the connection was made to, when known.
+	// ListenerInode is the listener the connection was made to; 0 when that listener is
+	// gone. For unix it is exact: an accepted socket carries its listener's bound file.
 	ListenerInode uint64 `json:"listener_inode,omitempty"`
 }
 
