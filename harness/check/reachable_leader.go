@@ -1,0 +1,54 @@
+package check
+
+import (
+	"fmt"
+
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+)
+
+// ReachableLeader checks that at every observation no listener on the address is orphaned:
+// a listener whose path was unlinked or replaced leads a group no new client can join. It is
+// strict: a leader that unlinks its own path before closing its listener is caught in that
+// window too, since a client connecting then is lost.
+type ReachableLeader struct{}
+
+// Name implements Checker.
+func (ReachableLeader) Name() string { return "reachable-leader" }
+
+// Check implements Checker.
+func (ReachableLeader) Check(h []history.Record) Result {
+	var res Result
+	p := newPeers()
+	observations, violations := 0, 0
+	for i, r := range h {
+		p.apply(h, i)
+		if r.Kind != history.KindObservation || r.Snapshot == nil {
+			continue
+		}
+		observations++
+		for _, l := range r.Snapshot.Listeners {
+			if !l.Orphaned {
+				continue
+			}
+			violations++
+			res.addEvidence(Evidence{
+				T: r.T, What: fmt.Sprintf("%s; the path now names inode %d", listenerWhat(l, p), r.Snapshot.PathInode),
+				Peers: p.namesOf(l.PIDs), PIDs: l.PIDs, Snapshot: r.Snapshot, Records: around(h, i),
+			})
+		}
+	}
+	res.figure("observations", float64(observations))
+	res.figure("violations", float64(violations))
+	switch {
+	case observations == 0:
+		res.Verdict, res.Summary = Inconclusive, "the history has no kernel observation"
+	case violations > 0:
+		first := res.Evidence[0]
+		res.Verdict = Fail
+		res.Summary = fmt.Sprintf("%d orphaned listener sightings, first at %v: %s", violations, first.T, first.What)
+	default:
+		res.Verdict = Pass
+		res.Summary = fmt.Sprintf("%d observations, no orphaned listener", observations)
+	}
+	return res
+}

@@ -1,0 +1,70 @@
+package check
+
+import (
+	"slices"
+
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+)
+
+// Checker judges one invariant over a whole history. Check reads h in slice order (ascending
+// T; [Judge] ensures it), must not modify it, and must not panic on any decoded history.
+type Checker interface {
+	// Name is the invariant's stable name, used in results.json and junit.xml.
+	Name() string
+	// Check returns the verdict on h.
+	Check(h []history.Record) Result
+}
+
+// All returns every checker, in the order reports list them.
+func All() []Checker {
+	return []Checker{
+		SingleListener{},
+		ReachableLeader{},
+		NoLostPeers{},
+		Liveness{},
+		NoDataLoss{},
+		NoUnexpectedExits{},
+		Delivery{},
+		Protocol{},
+	}
+}
+
+// ByName returns the checker of All named name.
+func ByName(name string) (Checker, bool) {
+	for _, c := range All() {
+		if c.Name() == name {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// Judge runs checkers (All when none are given) over h and returns their results in order.
+// Records out of T order (two goroutines of the run loop may stamp and append in different
+// orders) are judged in T order: a sorted copy is made, h is left as it is.
+func Judge(h []history.Record, checkers ...Checker) Results {
+	if len(checkers) == 0 {
+		checkers = All()
+	}
+	if !slices.IsSortedFunc(h, byT) {
+		h = slices.Clone(h)
+		slices.SortStableFunc(h, byT)
+	}
+	rs := Results{Parts: make([]Result, 0, len(checkers))}
+	for _, c := range checkers {
+		r := c.Check(h)
+		r.Name = c.Name()
+		rs.Parts = append(rs.Parts, r)
+	}
+	return rs
+}
+
+func byT(a, b history.Record) int {
+	switch {
+	case a.T < b.T:
+		return -1
+	case a.T > b.T:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,60 @@
+package check
+
+import (
+	"fmt"
+
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+)
+
+// SingleListener checks that at every observation at most one listening socket is bound to
+// the election address, orphans included: two listeners are two leaders.
+type SingleListener struct{}
+
+// Name implements Checker.
+func (SingleListener) Name() string { return "single-listener" }
+
+// Check implements Checker.
+func (SingleListener) Check(h []history.Record) Result {
+	var res Result
+	p := newPeers()
+	observations, violations, most := 0, 0, 0
+	for i, r := range h {
+		p.apply(h, i)
+		if r.Kind != history.KindObservation || r.Snapshot == nil {
+			continue
+		}
+		observations++
+		n := len(r.Snapshot.Listeners)
+		most = max(most, n)
+		if n <= 1 {
+			continue
+		}
+		violations++
+		var pids []int
+		what := fmt.Sprintf("%d listeners on the address:", n)
+		for _, l := range r.Snapshot.Listeners {
+			pids = append(pids, l.PIDs...)
+			what += " " + listenerWhat(l, p) + ";"
+		}
+		res.addEvidence(Evidence{
+			T: r.T, What: what[:len(what)-1], Peers: p.namesOf(pids), PIDs: pids,
+			Snapshot: r.Snapshot, Records: around(h, i),
+		})
+	}
+	res.figure("observations", float64(observations))
+	res.figure("max_listeners", float64(most))
+	res.figure("violations", float64(violations))
+	switch {
+	case observations == 0:
+		res.Verdict, res.Summary = Inconclusive, "the history has no kernel observation"
+	case violations > 0:
+		first := res.Evidence[0]
+		res.Verdict = Fail
+		res.Summary = fmt.Sprintf("%d of %d observations saw more than one listener, first at %v (%v)",
+			violations, observations, first.T, first.Peers)
+	default:
+		res.Verdict = Pass
+		res.Summary = fmt.Sprintf("%d observations, never more than %d listener", observations, most)
+	}
+	return res
+}

@@ -1,0 +1,197 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/kernel"
+)
+
+// Phase names of history.KindPhase records.
+const (
+	PhaseFaults  = "faults"
+	PhaseSettle  = "settle"
+	PhaseQuiesce = "quiesce"
+	PhaseEnd     = "end"
+)
+
+// Plant record Details and the missing-file Type (see the package doc).
+const (
+	PlantPlanted = "planted" // the harness planted the file; "" means the same
+	PlantCheck   = "check"   // the harness looked at the file during the run
+	PlantFinal   = "final"   // the harness looked at the file at the end of the run
+	PlantMissing = "missing" // Plant.Type when nothing is at Plant.Path any more
+)
+
+// context is how many records each side of an incident go into its Evidence.
+const context = 3
+
+// RunConfig returns the run record's configuration, or nil if h has none.
+func RunConfig(h []history.Record) *history.Run {
+	for _, r := range h {
+		if r.Kind == history.KindRun && r.Run != nil {
+			return r.Run
+		}
+	}
+	return nil
+}
+
+// around returns a copy of the records within context of index i.
+func around(h []history.Record, i int) []history.Record {
+	lo, hi := max(0, i-context), min(len(h), i+context+1)
+	return slices.Clone(h[lo:hi])
+}
+
+// peers tracks which peer processes live, streaming over the history.
+type peers struct {
+	live  map[int]string // pid -> peer id, started and not exited
+	names map[int]string // pid -> peer id, every pid ever started
+	exits []int          // indexes of exit records, for stderr evidence
+}
+
+func newPeers() *peers {
+	return &peers{live: map[int]string{}, names: map[int]string{}}
+}
+
+// apply updates the state with record i of h.
+func (p *peers) apply(h []history.Record, i int) {
+	r := h[i]
+	switch r.Kind {
+	case history.KindStart:
+		if r.PID > 0 {
+			p.live[r.PID] = r.Peer
+			p.names[r.PID] = r.Peer
+		}
+	case history.KindExit:
+		delete(p.live, r.PID)
+		p.exits = append(p.exits, i)
+	}
+}
+
+// name returns the peer id of pid, or "pid N" for a process the harness did not start.
+func (p *peers) name(pid int) string {
+	if n, ok := p.names[pid]; ok {
+		return n
+	}
+	return fmt.Sprintf("pid %d", pid)
+}
+
+// namesOf names pids.
+func (p *peers) namesOf(pids []int) []string {
+	out := make([]string, 0, len(pids))
+	for _, pid := range pids {
+		out = append(out, p.name(pid))
+	}
+	return out
+}
+
+// livePIDs returns the live pids, sorted.
+func (p *peers) livePIDs() []int {
+	out := make([]int, 0, len(p.live))
+	for pid := range p.live {
+		out = append(out, pid)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// leaderAppeared reports whether any observation saw a reachable listener.
+func leaderAppeared(h []history.Record) bool {
+	for _, r := range h {
+		if r.Kind == history.KindObservation && r.Snapshot != nil {
+			if _, ok := r.Snapshot.Reachable(); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// noLeader is the Inconclusive result of a checker that needs a leader when none ever
+// appeared: the evidence is every peer's exit, with its stderr tail.
+func noLeader(h []history.Record) Result {
+	res := Result{Verdict: Inconclusive}
+	starts, exits := 0, 0
+	for i, r := range h {
+		switch r.Kind {
+		case history.KindStart:
+			starts++
+		case history.KindExit:
+			exits++
+			res.addEvidence(exitEvidence(h, i))
+		}
+	}
+	switch {
+	case starts == 0:
+		res.Summary = "no leader ever appeared: no peer was started"
+	case exits >= starts:
+		res.Summary = fmt.Sprintf("no leader ever appeared: all %d peers exited (see their stderr)", starts)
+	default:
+		res.Summary = fmt.Sprintf("no leader ever appeared: no reachable listener was observed while %d peers ran", starts-exits)
+	}
+	return res
+}
+
+// exitEvidence describes the exit record h[i].
+func exitEvidence(h []history.Record, i int) Evidence {
+	r := h[i]
+	return Evidence{
+		T:       r.T,
+		What:    fmt.Sprintf("%s (pid %d) %s", r.Peer, r.PID, describeExit(r.Exit)),
+		Peers:   []string{r.Peer},
+		PIDs:    []int{r.PID},
+		Records: []history.Record{r},
+	}
+}
+
+// describeExit says how a process ended, with its last stderr line.
+func describeExit(e *history.Exit) string {
+	if e == nil {
+		return "exited (status not recorded)"
+	}
+	var b strings.Builder
+	if e.Signal != "" {
+		fmt.Fprintf(&b, "was killed by %s", e.Signal)
+	} else {
+		fmt.Fprintf(&b, "exited with status %d", e.Code)
+	}
+	if e.ByHarness {
+		b.WriteString(" by the harness")
+	}
+	for i := len(e.StderrTail) - 1; i >= 0; i-- {
+		if line := strings.TrimSpace(e.StderrTail[i]); line != "" {
+			fmt.Fprintf(&b, "; stderr ends: %q", line)
+			break
+		}
+	}
+	return b.String()
+}
+
+// listenerWhat describes a listener for evidence.
+func listenerWhat(l kernel.Listener, p *peers) string {
+	s := fmt.Sprintf("listener inode %d held by %s %v", l.Inode, strings.Join(p.namesOf(l.PIDs), ","), l.PIDs)
+	if l.Orphaned {
+		s += " (orphaned)"
+	}
+	return s
+}
+
+// ms converts d to milliseconds, for figures.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// horizon returns the time after which the harness is stopping peers: the "end" phase, or
+// the last record.
+func horizon(h []history.Record) time.Duration {
+	for _, r := range h {
+		if r.Kind == history.KindPhase && r.Detail == PhaseEnd {
+			return r.T
+		}
+	}
+	if len(h) == 0 {
+		return 0
+	}
+	return h[len(h)-1].T
+}
