@@ -237,6 +237,10 @@ func (e *Elector) loop(ctx context.Context) error {
 			continue
 		case errors.Is(err, errRetry):
 			e.t.resign(nil)
+			if !sleep(ctx, backoff) {
+				return nil
+			}
+			backoff = min(backoff*2, maxBackoff)
 			continue
 		case err != nil:
 			e.t.resign(nil)
@@ -259,6 +263,17 @@ const (
 	minBackoff = 100 * time.Microsecond
 	maxBackoff = 20 * time.Millisecond
 )
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
 
 // isFatal tells the errors retrying cannot fix.
 func isFatal(err error) bool {

@@ -171,7 +171,9 @@ func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool,
 	if t.lock.held() {
 		return true, nil
 	}
-	t.fp.Hit(FailBeforeLock)
+	if !t.lock.waiting() {
+		t.fp.Hit(FailBeforeLock)
+	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
@@ -370,6 +372,13 @@ func (l *flock) wait() <-chan struct{} {
 		}()
 	}
 	return l.done
+}
+
+// waiting reports whether a waiter is already queued on the lock.
+func (l *flock) waiting() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.done != nil
 }
 
 func (l *flock) held() bool {
