@@ -1,0 +1,210 @@
+package fault
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+)
+
+// StaleSocket takes the whole group down (SIGKILL), makes sure a stale socket file sits at
+// the address — the one the killed leader left, or one the harness binds and closes without
+// unlinking — and restarts every peer at once: a storm racing over a stale socket, the
+// classic probe-then-unlink scene. Unix transport only.
+type StaleSocket struct{}
+
+// Name implements Fault.
+func (StaleSocket) Name() string { return "stale-socket" }
+
+// Applies implements Applicable.
+func (StaleSocket) Applies(transport string) bool { return transport == "unix" }
+
+// Inject implements Fault.
+func (f StaleSocket) Inject(ctx context.Context, env Env) error {
+	ids := liveIDs(env)
+	if err := env.KillAll(ctx); err != nil {
+		return err
+	}
+	path := env.Addr()
+	detail := "left by the killed leader"
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := staleSocket(path); err != nil {
+			return fmt.Errorf("%s: %w", f.Name(), err)
+		}
+		detail = "made by the harness"
+	case err != nil:
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	case fi.Mode().Type() != fs.ModeSocket:
+		return fmt.Errorf("%s: %s is a %v, not a socket: %w", f.Name(), path, fi.Mode().Type(), ErrNoTarget)
+	}
+	record(env, f.Name(), nil, "", fmt.Sprintf("%s at %s; restarting %d peers at once", detail, path, len(ids)))
+	return env.Start(ids)
+}
+
+// staleSocket binds a unix socket at path and closes it without unlinking: a socket file
+// nobody listens on.
+func staleSocket(path string) error {
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("bind stale socket %s: %w", path, err)
+	}
+	l.SetUnlinkOnClose(false)
+	return l.Close()
+}
+
+func liveIDs(env Env) []string {
+	var ids []string
+	for _, p := range env.Live() {
+		ids = append(ids, p.ID())
+	}
+	if len(ids) == 0 {
+		ids = env.DeadIDs()
+	}
+	return ids
+}
+
+// ForeignUID is the owner of a planted foreign socket: nobody.
+const ForeignUID = 65534
+
+// Plant tests "never delete a file that is not ours". With the whole group down, it plants
+// at the address itself a regular file with random content, an empty directory, or a
+// socket owned by uid 65534 that nobody listens on; restarts every peer at once; lets them
+// try for Hold (default a third of Env.Timeout, so liveness is not at stake); looks at the
+// plant (a "check" record); takes the group down again, looks once more with no peer alive
+// (the "final" record), removes the plant and restarts the peers. No leader can appear while
+// the plant is there: a correct peer must neither remove it nor listen elsewhere.
+// Names: plant-file, plant-dir, plant-foreign-socket. Unix transport only.
+type Plant struct {
+	Type string // "file", "dir" or "foreign-socket"
+	Hold time.Duration
+}
+
+// Name implements Fault.
+func (p Plant) Name() string { return "plant-" + p.Type }
+
+// Applies implements Applicable.
+func (Plant) Applies(transport string) bool { return transport == "unix" }
+
+// Inject implements Fault.
+func (p Plant) Inject(ctx context.Context, env Env) error {
+	ids := liveIDs(env)
+	if err := env.KillAll(ctx); err != nil {
+		return err
+	}
+	path := env.Addr()
+	// What a killed leader left is ours to clear; anything else is not.
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return fmt.Errorf("%s: %s is already a %v: %w", p.Name(), path, fi.Mode().Type(), ErrNoTarget)
+		}
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("%s: clear stale socket: %w", p.Name(), err)
+		}
+	}
+	if err := p.make(env, path); err != nil {
+		return fmt.Errorf("%s: %w", p.Name(), err)
+	}
+	planted, err := Look(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Name(), err)
+	}
+	record(env, p.Name(), nil, "", fmt.Sprintf("planted at %s; restarting %d peers at once", path, len(ids)))
+	env.Record(history.Record{Kind: history.KindPlant, Plant: &planted, Detail: check.PlantPlanted})
+
+	// From here on the plant must get its final look and be removed, whatever happens.
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = env.KillAll(cctx)
+		final, _ := Look(path)
+		env.Record(history.Record{Kind: history.KindPlant, Plant: &final, Detail: check.PlantFinal})
+		if final.Type == planted.Type {
+			_ = os.Remove(path)
+		}
+		record(env, "unplant", nil, "", "removed "+path+"; restarting peers")
+		if ctx.Err() == nil {
+			_ = env.Start(ids)
+		}
+	}()
+	if err := env.Start(ids); err != nil {
+		return err
+	}
+	hold := p.Hold
+	if hold <= 0 {
+		hold = env.Timeout() / 3
+	}
+	if err := sleep(ctx, hold); err != nil {
+		return err
+	}
+	look, _ := Look(path)
+	env.Record(history.Record{Kind: history.KindPlant, Plant: &look, Detail: check.PlantCheck})
+	return nil
+}
+
+func (p Plant) make(env Env, path string) error {
+	switch p.Type {
+	case "file":
+		data := make([]byte, 64)
+		for i := range data {
+			data[i] = byte(env.Rand().UintN(256))
+		}
+		return os.WriteFile(path, data, 0o644)
+	case "dir":
+		return os.Mkdir(path, 0o755)
+	case "foreign-socket":
+		if err := staleSocket(path); err != nil {
+			return err
+		}
+		if err := os.Lchown(path, ForeignUID, ForeignUID); err != nil {
+			os.Remove(path)
+			return fmt.Errorf("chown planted socket to uid %d (the harness must run as root for this fault): %w: %w", ForeignUID, err, ErrNoTarget)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown plant type %q", p.Type)
+}
+
+// Look returns what is at path now, as a Plant: Type "file", "dir", "foreign-socket" (any
+// socket) or, when nothing is there, check.PlantMissing.
+func Look(path string) (history.Plant, error) {
+	pl := history.Plant{Path: path}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		pl.Type = check.PlantMissing
+		if errors.Is(err, fs.ErrNotExist) {
+			return pl, nil
+		}
+		return pl, fmt.Errorf("look at %s: %w", path, err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	pl.UID, pl.Inode = int(st.Uid), st.Ino
+	switch fi.Mode().Type() {
+	case 0:
+		pl.Type = "file"
+		b, err := os.ReadFile(filepath.Clean(path))
+		if err != nil {
+			return pl, fmt.Errorf("look at %s: %w", path, err)
+		}
+		sum := sha256.Sum256(b)
+		pl.SHA256 = hex.EncodeToString(sum[:])
+	case fs.ModeDir:
+		pl.Type = "dir"
+	case fs.ModeSocket:
+		pl.Type = "foreign-socket"
+	default:
+		pl.Type = fi.Mode().Type().String()
+	}
+	return pl, nil
+}
