@@ -146,8 +146,8 @@ func TestUnixOrphanIsASecondListener(t *testing.T) {
 	// Both listeners live in this process: only the bound file tells the clients apart.
 	for _, tc := range []struct {
 		client, server any
-		listener      uint64
-	}{{c1, a1, i1}, {c2, a2, i2}} {
+		listener       uint64
+	}{{client: c1, server: a1, listener: i1}, {client: c2, server: a2, listener: i2}} {
 		ci, si := mustInode(t, tc.client), mustInode(t, tc.server)
 		conn, ok := findConn(s, ci)
 		if !ok {
