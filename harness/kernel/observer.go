@@ -58,16 +58,26 @@ func NewTCP(addr string) (*Observer, error) {
 
 // Snapshot returns the kernel's view of the address now. pids are the processes searched
 // for socket owners (their /proc/PID/fd); nil searches every process in /proc. A socket
-// held only by processes outside pids is still reported, with empty PIDs. Taken is left
+// held only by processes outside pids, or by processes whose fds the caller may not read
+// (another user's, when not root), is still reported, with empty PIDs. Taken is left
 // zero for the caller to stamp. Listeners are sorted with the reachable ones first, then
 // by inode; Conns are sorted by ClientInode.
 func (o *Observer) Snapshot(pids []int) (Snapshot, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	var (
+		s   Snapshot
+		err error
+	)
 	if o.tcp {
-		return o.snapshotTCP(pids)
+		s, err = o.snapshotTCP(pids)
+	} else {
+		s, err = o.snapshotUnix(pids)
 	}
-	return o.snapshotUnix(pids)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("kernel snapshot of %s: %w", o, err)
+	}
+	return s, nil
 }
 
 // String returns the observed address, e.g. "unix:/tmp/x.sock" or "tcp:127.0.0.1:7000".
@@ -92,7 +102,7 @@ func (o *Observer) owners(pids []int, inos []uint64) (map[uint64][]int, error) {
 	return want, nil
 }
 
-// pidsOf returns a copy-free, never-nil pid list so that JSON shows [] rather than null.
+// pidsOf returns the pids holding ino, never nil, so that JSON shows [] rather than null.
 func pidsOf(m map[uint64][]int, ino uint64) []int {
 	if ps := m[ino]; ps != nil {
 		return ps
