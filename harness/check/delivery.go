@@ -189,7 +189,7 @@ func (Delivery) Check(h []history.Record) Result {
 		return res
 	}
 	res.Verdict = Pass
-	res.Summary = fmt.Sprintf("%d broadcasts: %d delivered to all %d required recipients, %d reported failed, %d senders died",
-		len(casts), sent, required, failed, excused)
+	res.Summary = fmt.Sprintf("%s: %d delivered to all %s, %d reported failed, %s died",
+		count(len(casts), "broadcast"), sent, count(required, "required recipient"), failed, count(excused, "sender"))
 	return res
 }

@@ -60,7 +60,7 @@ func (Liveness) Check(h []history.Record) Result {
 		violations++
 		pids := p.livePIDs()
 		res.addEvidence(Evidence{
-			T: lostAt, What: fmt.Sprintf("%s %v after the leader was lost (bound %v) while %d peers lived", what, gap, bound, len(pids)),
+			T: lostAt, What: fmt.Sprintf("%s %v after the leader was lost (bound %v) while %s lived", what, gap, bound, count(len(pids), "peer")),
 			Peers: p.namesOf(pids), PIDs: pids, Snapshot: h[i].Snapshot,
 			Records: slices.Concat(around(h, lostIdx), []history.Record{h[i]}),
 		})
@@ -138,7 +138,7 @@ func (Liveness) Check(h []history.Record) Result {
 		res.Verdict, res.Summary = Pass, "the leader was never lost while a peer lived"
 	default:
 		res.Verdict = Pass
-		res.Summary = fmt.Sprintf("%d failovers, the longest %v (bound %v)", len(gaps), gaps[len(gaps)-1], bound)
+		res.Summary = fmt.Sprintf("%s, the longest %v (bound %v)", count(len(gaps), "failover"), gaps[len(gaps)-1], bound)
 	}
 	return res
 }

@@ -74,7 +74,7 @@ func (NoDataLoss) Check(h []history.Record) Result {
 		res.Summary = fmt.Sprintf("no final plant record for %d of %d planted paths, first %s", len(unfinished), len(order), unfinished[0])
 	default:
 		res.Verdict = Pass
-		res.Summary = fmt.Sprintf("all %d planted files were intact at the end", len(order))
+		res.Summary = fmt.Sprintf("%s intact at the end", count(len(order), "planted file"))
 	}
 	return res
 }

@@ -111,7 +111,7 @@ func (NoLostPeers) Check(h []history.Record) Result {
 			missing, len(windows), early)
 	default:
 		res.Verdict = Pass
-		res.Summary = fmt.Sprintf("every live peer was connected to the leader at the end of all %d settle windows", judged)
+		res.Summary = fmt.Sprintf("every live peer was connected to the leader at the end of %s", count(judged, "settle window"))
 	}
 	return res
 }
@@ -126,7 +126,7 @@ func lostPeers(s *kernel.Snapshot, p *peers) (Evidence, bool) {
 	leader, ok := s.Reachable()
 	if !ok {
 		return Evidence{
-			What:  fmt.Sprintf("no reachable listener while %d peers live: %s", len(live), strings.Join(p.namesOf(live), ",")),
+			What:  fmt.Sprintf("no reachable listener while %s live: %s", count(len(live), "peer"), strings.Join(p.namesOf(live), ",")),
 			Peers: p.namesOf(live), PIDs: live, Snapshot: s,
 		}, false
 	}

@@ -33,7 +33,7 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 	res.figure("unexpected", float64(unexpected))
 	if unexpected == 0 {
 		res.Verdict = Pass
-		res.Summary = fmt.Sprintf("all %d exits were the harness's doing", exits)
+		res.Summary = fmt.Sprintf("%s, all the harness's doing", count(exits, "exit"))
 		return res
 	}
 	if !leaderAppeared(h) {
@@ -42,6 +42,6 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 		return nl
 	}
 	res.Verdict = Fail
-	res.Summary = fmt.Sprintf("%d peers exited unexpectedly; first: %s", unexpected, res.Evidence[0].What)
+	res.Summary = fmt.Sprintf("%s exited unexpectedly; first: %s", count(unexpected, "peer"), res.Evidence[0].What)
 	return res
 }

@@ -34,11 +34,11 @@ func (Protocol) Check(h []history.Record) Result {
 	switch {
 	case errs > 0:
 		res.Verdict = Fail
-		res.Summary = fmt.Sprintf("%d protocol errors; first: %s", errs, res.Evidence[0].What)
+		res.Summary = fmt.Sprintf("%s; first: %s", count(errs, "protocol error"), res.Evidence[0].What)
 	case events == 0:
 		res.Verdict, res.Summary = Pass, "no protocol errors (no peer wrote events: black-box)"
 	default:
-		res.Verdict, res.Summary = Pass, fmt.Sprintf("%d events, no protocol error", events)
+		res.Verdict, res.Summary = Pass, fmt.Sprintf("%s, no protocol error", count(events, "event"))
 	}
 	return res
 }

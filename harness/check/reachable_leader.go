@@ -45,10 +45,10 @@ func (ReachableLeader) Check(h []history.Record) Result {
 	case violations > 0:
 		first := res.Evidence[0]
 		res.Verdict = Fail
-		res.Summary = fmt.Sprintf("%d orphaned listener sightings, first at %v: %s", violations, first.T, first.What)
+		res.Summary = fmt.Sprintf("%s, first at %v: %s", count(violations, "orphaned listener sighting"), first.T, first.What)
 	default:
 		res.Verdict = Pass
-		res.Summary = fmt.Sprintf("%d observations, no orphaned listener", observations)
+		res.Summary = fmt.Sprintf("%s, no orphaned listener", count(observations, "observation"))
 	}
 	return res
 }

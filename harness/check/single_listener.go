@@ -54,7 +54,7 @@ func (SingleListener) Check(h []history.Record) Result {
 			violations, observations, first.T, first.Peers)
 	default:
 		res.Verdict = Pass
-		res.Summary = fmt.Sprintf("%d observations, never more than %d listener", observations, most)
+		res.Summary = fmt.Sprintf("%s, never more than %s", count(observations, "observation"), count(most, "listener"))
 	}
 	return res
 }

@@ -130,7 +130,7 @@ func noLeader(h []history.Record) Result {
 	case exits >= starts:
 		res.Summary = fmt.Sprintf("no leader ever appeared: all %d peers exited (see their stderr)", starts)
 	default:
-		res.Summary = fmt.Sprintf("no leader ever appeared: no reachable listener was observed while %d peers ran", starts-exits)
+		res.Summary = fmt.Sprintf("no leader ever appeared: no reachable listener was observed while %s ran", count(starts-exits, "peer"))
 	}
 	return res
 }
@@ -194,4 +194,12 @@ func horizon(h []history.Record) time.Duration {
 		return 0
 	}
 	return h[len(h)-1].T
+}
+
+// count renders "1 failover" or "3 failovers".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
