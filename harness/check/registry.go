@@ -11,7 +11,7 @@ import (
 type Checker interface {
 	// Name is the invariant's stable name, used in results.json and junit.xml.
 	Name() string
-	// Check returns the verdict on h.
+	// Check returns the verdict on h. It may leave Result.Name empty: Judge sets it.
 	Check(h []history.Record) Result
 }
 
