@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/splitbrain-dev/splitbrain/harness/fault"
+	"github.com/splitbrain-dev/splitbrain/harness/report"
+	"github.com/splitbrain-dev/splitbrain/harness/run"
+)
+
+// runCmd runs a group of peers under faults and judges it. Flags use the standard library:
+// four subcommands with a handful of flags each do not need a dependency, and a FlagSet per
+// subcommand keeps them apart.
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("splitbrain run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	impl := fs.String("impl", "", "the peer command line, split like a shell would (default: this binary's reference peer, 'splitbrain peer')")
+	transport := fs.String("transport", "unix", "the election transport: unix or tcp")
+	addr := fs.String("addr", "", "the election address (default: a fresh socket path in a temp folder, or a free 127.0.0.1 port)")
+	peers := fs.Int("peers", 10, "how many peers to start")
+	rounds := fs.Int("rounds", 0, "how many fault rounds (0: as many as fit in --duration)")
+	duration := fs.Duration("duration", 45*time.Second, "how long the fault phase lasts (0 with --rounds: no time bound)")
+	faults := fs.String("faults", "", "comma-separated faults, or all (default: "+strings.Join(fault.Default(), ",")+"); all faults: "+strings.Join(fault.Names(), ","))
+	seedStr := fs.String("seed", "", "the random seed, to replay a run (default: a random one, printed)")
+	out := fs.String("out", "", "the result folder (default: ./splitbrain-results/TIME-seed-SEED)")
+	settle := fs.Duration("settle", 3*time.Second, "how long peers get after the last fault before every live peer must be connected to the leader")
+	liveness := fs.Duration("liveness", 5*time.Second, "the bound on leaderless time while a peer lives")
+	failpoints := fs.String("failpoints", "", "SPLITBRAIN_FAILPOINTS for every peer, e.g. 'before-listen=sleep(5ms)'")
+	quiet := fs.Bool("quiet", false, "no progress line")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: splitbrain run [flags]\n\nRuns --peers processes of --impl on one election address, injects faults, and judges the\nhistory. Writes history.jsonl, results.json and junit.xml to --out.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitHarness
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "splitbrain run: unexpected argument %q: quote the peer command as one --impl value, e.g. --impl 'node peer.js'\n", fs.Arg(0))
+		return exitHarness
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["rounds"] && !set["duration"] {
+		*duration = 0 // --rounds alone: the rounds bound the run
+	}
+
+	var seed int64
+	if *seedStr == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		seed = int64(binary.LittleEndian.Uint64(b[:]) >> 1)
+	} else {
+		s, err := strconv.ParseInt(*seedStr, 10, 64)
+		if err != nil {
+			fmt.Fprintf(stderr, "splitbrain run: --seed %q is not an integer: give the seed a previous run printed, e.g. --seed 42\n", *seedStr)
+			return exitHarness
+		}
+		seed = s
+	}
+	if *impl == "" {
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "splitbrain run: cannot find this binary for the reference peer (%v): give --impl\n", err)
+			return exitHarness
+		}
+		*impl = shellQuote(self) + " peer"
+	}
+	fl, err := fault.Parse(*faults, *transport)
+	if err != nil {
+		fmt.Fprintf(stderr, "splitbrain run: --faults: %v\n", err)
+		return exitHarness
+	}
+	if *out == "" {
+		*out = filepath.Join("splitbrain-results", fmt.Sprintf("%s-seed-%d", time.Now().Format("20060102-150405"), seed))
+	}
+
+	// The replay command: every flag that shapes the run, with the seed; not --addr or --out.
+	replay := []string{"splitbrain", "run"}
+	for _, name := range []string{"impl", "transport", "peers", "rounds", "duration", "faults", "settle", "liveness", "failpoints"} {
+		if name == "impl" || set[name] {
+			replay = append(replay, "--"+name, shellQuote(fs.Lookup(name).Value.String()))
+		}
+	}
+	replay = append(replay, "--seed", strconv.FormatInt(seed, 10))
+
+	cfg := run.Config{
+		Impl: *impl, Transport: *transport, Addr: *addr, Peers: *peers, Rounds: *rounds,
+		Duration: *duration, Faults: fl, Seed: seed, Out: *out, Settle: *settle,
+		Liveness: *liveness, Failpoints: *failpoints, Replay: strings.Join(replay, " "),
+		Report: report.Write,
+	}
+	if !*quiet {
+		cfg.Progress = stderr
+	}
+	fmt.Fprintf(stderr, "splitbrain: seed %d, %d peers of %s over %s, results in %s\n", seed, *peers, *impl, *transport, *out)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var got os.Signal
+	go func() {
+		s, ok := <-sigs
+		if !ok {
+			return
+		}
+		got = s
+		fmt.Fprintf(stderr, "\nsplitbrain: %v: stopping peers and writing the report (again to quit at once)\n", s)
+		cancel()
+		if s2, ok := <-sigs; ok {
+			// Peers die with us through Pdeathsig.
+			os.Exit(128 + int(s2.(syscall.Signal)))
+		}
+	}()
+
+	outcome, err := run.Run(ctx, cfg)
+	signal.Stop(sigs)
+	if err != nil && outcome == nil {
+		fmt.Fprintf(stderr, "splitbrain run: %v\n", err)
+		return exitHarness
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "splitbrain run: harness error: %v\n", err)
+	}
+	fmt.Fprintf(stdout, "splitbrain: %d rounds (%d without a target), %d processes started, %v\n",
+		outcome.Rounds, outcome.Skipped, outcome.Started, outcome.Elapsed.Round(time.Millisecond))
+	_ = report.Summary(stdout, outcome.Results, run0(outcome))
+	fmt.Fprintf(stdout, "splitbrain: results in %s\n", outcome.Dir)
+	switch {
+	case got != nil:
+		return 128 + int(got.(syscall.Signal))
+	case err != nil:
+		return exitHarness
+	}
+	return outcome.Results.ExitCode()
+}
+
+func run0(o *run.Outcome) *historyRun {
+	for _, r := range o.Records {
+		if r.Run != nil {
+			return r.Run
+		}
+	}
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ',' || r == ':' || r == '=' ||
+			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,5 @@
+package main
+
+import "github.com/splitbrain-dev/splitbrain/harness/history"
+
+type historyRun = history.Run
