@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
+	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/report"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
 )
@@ -152,7 +153,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	return outcome.Results.ExitCode()
 }
 
-func run0(o *run.Outcome) *historyRun {
+func run0(o *run.Outcome) *history.Run {
 	for _, r := range o.Records {
 		if r.Run != nil {
 			return r.Run
