@@ -27,7 +27,7 @@ var _ = Describe("Election over a unix socket path", func() {
 
 		var st syscall.Stat_t
 		Expect(syscall.Lstat(path, &st)).To(Succeed())
-		Expect(st.Mode&syscall.S_IFMT).To(BeEquivalentTo(syscall.S_IFSOCK))
+		Expect(st.Mode & syscall.S_IFMT).To(BeEquivalentTo(syscall.S_IFSOCK))
 		Expect(st.Mode&0o777).To(BeEquivalentTo(0o600), "the socket is reachable by its own uid only")
 	})
 
