@@ -74,11 +74,17 @@ func startPeer(t *testing.T, name, id, addr, failpoints string) *peer {
 	if !ok {
 		t.Fatalf("no canary %q", name)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	return startCmd(t, []string{os.Args[0], "-test.run=^$"}, envCanary+"="+name, c.Transport, id, addr, failpoints)
+}
+
+// startCmd runs argv as a protocol peer; extra is one more environment entry.
+func startCmd(t *testing.T, argv []string, extra, transport, id, addr, failpoints string) *peer {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(),
-		envCanary+"="+name,
+		extra,
 		protocol.EnvProtocol+"=1",
-		protocol.EnvTransport+"="+c.Transport,
+		protocol.EnvTransport+"="+transport,
 		protocol.EnvAddr+"="+addr,
 		protocol.EnvPeer+"="+id,
 		protocol.EnvFailpoints+"="+failpoints,
@@ -124,7 +130,7 @@ func startPeer(t *testing.T, name, id, addr, failpoints string) *peer {
 		<-p.exited
 		inW.Close()
 		if t.Failed() {
-			t.Logf("%s (%s) events: %s\nstderr:\n%s", id, name, p.eventLog(), p.stderr.String())
+			t.Logf("%s (%s) events: %s\nstderr:\n%s", id, argv, p.eventLog(), p.stderr.String())
 		}
 	})
 	return p
