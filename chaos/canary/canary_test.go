@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/splitbrain-dev/splitbrain/chaos/canary"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
@@ -269,4 +270,23 @@ func newPeer(t *testing.T, transport, addr string) *peerio.Peer {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A peer whose shutdown hangs (here, paused at a failpoint) dies at the second SIGTERM:
+// peerio.Open turns only the first signal into a graceful stop.
+func TestSecondSignalKillsHungShutdown(t *testing.T) {
+	path := sockPath(t)
+	p := startPeer(t, "unlink-on-close", "p1", path, canary.FailBeforeClose+"=pause")
+	p.waitLeader()
+	p.term()
+	p.waitEvent("pause before-close", pausedAt(canary.FailBeforeClose))
+	p.term()
+	select {
+	case <-p.exited:
+	case <-time.After(waitFor):
+		t.Fatalf("the second SIGTERM did not end the peer within %v", waitFor)
+	}
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGTERM {
+		t.Fatalf("peer ended with %v, want killed by SIGTERM", p.cmd.ProcessState)
+	}
 }

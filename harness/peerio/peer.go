@@ -42,8 +42,9 @@ type Peer struct {
 }
 
 // Open makes the Peer of this process: the environment from os.LookupEnv, commands from
-// os.Stdin, events to os.Stdout, and SIGTERM or SIGINT closing Stop, so that a graceful stop
-// by signal runs the same shutdown path as a `close` command.
+// os.Stdin, events to os.Stdout, and the first SIGTERM or SIGINT closing Stop, so that a
+// graceful stop by signal runs the same shutdown path as a `close` command. A second signal
+// kills the process.
 func Open() (*Peer, error) {
 	env, err := ParseEnv(os.LookupEnv)
 	if err != nil {
@@ -57,6 +58,9 @@ func Open() (*Peer, error) {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		s := <-sigs
+		// A second signal gets the default action: it kills a peer whose shutdown hangs
+		// (paused at a failpoint, say) without waiting for SIGKILL.
+		signal.Reset(syscall.SIGTERM, syscall.SIGINT)
 		p.RequestStop("signal " + s.String())
 	}()
 	return p, nil
