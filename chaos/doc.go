@@ -1,0 +1,37 @@
+// Package chaos is property-based exploration of socket leader election over real peer
+// processes, with pgregory.net/rapid: it searches for a short schedule of faults under which
+// a group of peers breaks an invariant, shrinks it, and saves it as a replayable
+// counterexample.
+//
+// A [Schedule] is data: a list of [Step]s ("start p1 p2 (steered)", "continue p1", "run-to
+// p2 before-listen", "free p1", "kill the leader", "term p2", "pause", "stale", "plant a
+// file", "settle"). A driver executes it against a fresh group of real processes
+// (harness/proc), each in its own process group, and judges the invariants from the kernel
+// (harness/kernel) after every step: a single listener, orphans included; no orphaned
+// listener; planted files intact; and, at every settle step, a reachable leader that every
+// live peer is connected to. Every step waits for a condition with a deadline (a peer paused
+// at its next failpoint, an exit, the group settled, or a peer quiet for [Config.Quiet]
+// because it is blocked), never a fixed sleep; the only timed actions are the delays and
+// gaps a timing schedule draws on purpose.
+//
+// White-box peers (they announce failpoints, docs/PROTOCOL.md) are steered: started with
+// every failpoint paused, they move one failpoint at a time when a step says so, so one
+// schedule is one interleaving and replays as the same interleaving. Black-box peers get
+// timing schedules: the same faults with drawn delays and start gaps.
+//
+// The rapid state machine (t.Repeat, "" action = invariants) draws each step with a
+// labelled Draw and executes it at once. [Explore] runs it one seed at a time within a
+// budget, lets rapid shrink the first failing schedule, replays the shrunk one to confirm
+// it, and returns a [Result]; [Replay] runs a saved schedule. A failing schedule is told as
+// a numbered story (Schedule.Story) and saved as schedule.json in the result folder.
+//
+// # Regression cases
+//
+// rapid's own fail files (testdata/rapid/...) are not committed: they are bit streams
+// whose meaning changes whenever an action or a draw is added, and they replay a random
+// search, not an interleaving. Instead, shrunk counterexamples are committed as schedules
+// under chaos/testdata/schedules (one JSON file per canary); TestRegressionSchedules replays
+// each against the canary it was found on (it must still fail the same invariant) and
+// against the reference implementation (it must pass). A schedule names its steps, so it
+// survives changes to the machine and reads as a story in review.
+package chaos

@@ -1,0 +1,547 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/kernel"
+	"github.com/splitbrain-dev/splitbrain/harness/proc"
+)
+
+// Modes of exploration.
+const (
+	// ModeSteered: white-box peers, started paused at every failpoint (or free) and steered
+	// one failpoint at a time: a schedule is one interleaving.
+	ModeSteered = "steered"
+	// ModeTiming: black-box peers (no failpoint events), faults with drawn delays and gaps.
+	ModeTiming = "timing"
+)
+
+// ErrConfig marks a configuration Explore refuses; the message names the field and the fix.
+var ErrConfig = errors.New("bad exploration configuration")
+
+// Config says what to explore. Zero fields take the defaults in their comments.
+type Config struct {
+	// Impl is the peer command line, split like a shell would (proc.Split). Required.
+	Impl string
+	// Transport is "unix" (default) or "tcp".
+	Transport string
+	// Mode is ModeSteered or ModeTiming; "" finds out by starting one peer with every
+	// failpoint paused: a peer that announces one is steered.
+	Mode string
+	// Budget bounds the search for a counterexample (shrinking is bounded by ShrinkTime
+	// on top); default 1 minute.
+	Budget time.Duration
+	// Seed is the rapid seed of the first schedule; schedule i uses Seed+i. 0 picks one at
+	// random (reported in Result.Seed).
+	Seed uint64
+	// Out, if set, is the result folder, created if needed: history.jsonl of the
+	// counterexample's replay (or of the last schedule), results.json, and, when a
+	// violation was found, schedule.json and story.txt.
+	Out string
+	// MaxPeers bounds the live peers; default 4.
+	MaxPeers int
+	// Steps is the average number of drawn steps per schedule (rapid's -rapid.steps);
+	// default 5. Every schedule ends with a settle step on top.
+	Steps int
+	// MaxSchedules bounds the schedules of the search; 0 means only Budget bounds it.
+	MaxSchedules int
+	// Settle is how long a group gets to settle (one reachable leader, every peer
+	// connected to it) before the settle invariants fail; default 5s.
+	Settle time.Duration
+	// Quiet is how long a peer must be silent to count as blocked (e.g. waiting on a lock
+	// another paused peer holds); default 300ms.
+	Quiet time.Duration
+	// ShrinkTime bounds rapid's shrinking of a counterexample; default 60s.
+	ShrinkTime time.Duration
+	// Progress, if set, gets one line per schedule.
+	Progress io.Writer
+}
+
+func (c *Config) defaults() error {
+	if strings.TrimSpace(c.Impl) == "" {
+		return fmt.Errorf("%w: no peer command: set Impl, e.g. 'splitbrain peer'", ErrConfig)
+	}
+	switch c.Transport {
+	case "":
+		c.Transport = "unix"
+	case "unix", "tcp":
+	default:
+		return fmt.Errorf("%w: transport %q: use unix or tcp", ErrConfig, c.Transport)
+	}
+	switch c.Mode {
+	case "", ModeSteered, ModeTiming:
+	default:
+		return fmt.Errorf("%w: mode %q: use %s, %s or leave it empty", ErrConfig, c.Mode, ModeSteered, ModeTiming)
+	}
+	if c.Budget <= 0 {
+		c.Budget = time.Minute
+	}
+	if c.MaxPeers <= 0 {
+		c.MaxPeers = 4
+	}
+	if c.MaxPeers < 2 {
+		return fmt.Errorf("%w: MaxPeers %d: an election needs at least 2 peers", ErrConfig, c.MaxPeers)
+	}
+	if c.Steps <= 0 {
+		c.Steps = 5
+	}
+	if c.Settle <= 0 {
+		c.Settle = 5 * time.Second
+	}
+	if c.Quiet <= 0 {
+		c.Quiet = 300 * time.Millisecond
+	}
+	if c.ShrinkTime <= 0 {
+		c.ShrinkTime = time.Minute
+	}
+	return nil
+}
+
+// Result is what an exploration or a replay found.
+type Result struct {
+	Impl      string `json:"impl"`
+	Transport string `json:"transport"`
+	Mode      string `json:"mode"`
+	// Seed is the rapid seed of the first schedule; schedule i used Seed+i.
+	Seed uint64 `json:"seed"`
+	// Schedules is how many schedules the search executed (shrinking not counted).
+	Schedules int `json:"schedules"`
+	// Runs is how many schedules were executed in all, shrinking and checks included.
+	Runs int `json:"runs"`
+	// Elapsed is the whole exploration's time; Search the search's, up to and including
+	// the first failing schedule.
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Search  time.Duration `json:"search_ns"`
+	// Violation is what the counterexample shows; nil when none was found.
+	Violation *Violation `json:"violation,omitempty"`
+	// FailingSeed is the rapid seed of the first failing schedule (0 if none): the
+	// property test replays it with -rapid.seed=FailingSeed -rapid.checks=1.
+	FailingSeed uint64 `json:"failing_seed,omitempty"`
+	// Original is the first failing schedule; Counterexample the shrunk one (the same when
+	// rapid could not shrink it, e.g. a flaky timing failure).
+	Original       *Schedule `json:"original,omitempty"`
+	Counterexample *Schedule `json:"counterexample,omitempty"`
+	// Reproduced is whether a replay of Counterexample showed the same invariant violated.
+	Reproduced bool `json:"reproduced"`
+	// Rapid is rapid's own report of the failure (flaky or not), if any.
+	Rapid string `json:"rapid,omitempty"`
+	// LeaderKills counts leader kills and terms in schedules that passed: faults survived.
+	LeaderKills int `json:"leader_kills"`
+	// Dir is the result folder, if Config.Out was set.
+	Dir string `json:"dir,omitempty"`
+}
+
+// Found reports whether a violation was found.
+func (r Result) Found() bool { return r.Violation != nil }
+
+// rapidMu serializes explorations: rapid reads its settings from package flags.
+var rapidMu sync.Mutex
+
+// Explore searches for a schedule of faults (steered interleavings for white-box peers,
+// timings for black-box ones) under which the peers of cfg.Impl break an invariant. It
+// runs rapid property checks one seed at a time until one fails or the budget is spent,
+// lets rapid shrink the failing schedule, replays the shrunk schedule once to confirm it,
+// and writes the result folder. A violation is a Result, not an error: the error is for
+// the harness's own failures (bad config, a peer that cannot start, ctx done).
+func Explore(ctx context.Context, cfg Config) (Result, error) {
+	if err := cfg.defaults(); err != nil {
+		return Result{}, err
+	}
+	argv, err := proc.Split(cfg.Impl)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: impl %q: %w", ErrConfig, cfg.Impl, err)
+	}
+	begin := time.Now()
+	if cfg.Mode == "" {
+		if cfg.Mode, err = detectMode(ctx, &cfg, argv); err != nil {
+			return Result{}, err
+		}
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = rand.Uint64() >> 1
+	}
+	res := Result{Impl: cfg.Impl, Transport: cfg.Transport, Mode: cfg.Mode, Seed: cfg.Seed}
+
+	rapidMu.Lock()
+	restore := rapidSettings(cfg)
+	defer func() { restore(); rapidMu.Unlock() }()
+
+	ex := &exploration{ctx: ctx, cfg: &cfg, argv: argv}
+	var lastRecs []history.Record
+	for i := 0; ; i++ {
+		if ctx.Err() != nil || time.Since(begin) > cfg.Budget || (cfg.MaxSchedules > 0 && i >= cfg.MaxSchedules) {
+			break
+		}
+		seed := cfg.Seed + uint64(i)
+		setFlag("rapid.seed", strconv.FormatUint(seed, 10))
+		tb := &rapidTB{name: "chaos-explore"}
+		ex.searching = true
+		ex.kills = 0
+		rapid.Check(tb, ex.prop)
+		res.Schedules++
+		if ex.harness != nil {
+			res.Elapsed, res.Runs = time.Since(begin), ex.runs
+			return res, ex.harness
+		}
+		if ex.first == nil {
+			res.LeaderKills += ex.kills
+			lastRecs = ex.lastRecs
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "chaos: schedule %d (seed %d) passed, %v\n", i+1, seed, time.Since(begin).Round(time.Millisecond))
+			}
+			continue
+		}
+		res.Search = ex.foundAt.Sub(begin)
+		res.FailingSeed = seed
+		res.Original = ex.first
+		res.Counterexample = ex.last
+		res.Violation = ex.last.Violation
+		res.Rapid = tb.report()
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "chaos: schedule %d (seed %d) failed: %v; shrunk to %d steps\n", i+1, seed, res.Violation, res.Counterexample.Len())
+		}
+		break
+	}
+	res.Runs = ex.runs
+	if res.Violation == nil {
+		res.Search = time.Since(begin)
+	} else {
+		// The counterexample must replay: run it once more, as `splitbrain replay` would.
+		again, recs, err := runSchedule(ctx, &cfg, argv, *res.Counterexample)
+		if err != nil {
+			return res, err
+		}
+		res.Runs++
+		res.Reproduced = again.Violation != nil && again.Violation.Invariant == res.Violation.Invariant
+		lastRecs = recs
+		if res.Reproduced {
+			res.Counterexample = &again
+		}
+	}
+	res.Elapsed = time.Since(begin)
+	if cfg.Out != "" {
+		res.Dir = cfg.Out
+		if err := writeOut(cfg.Out, res, lastRecs); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// Replay executes the schedule saved at path once, against cfg.Impl (the schedule's own
+// Impl, Transport and Mode when cfg leaves them empty), and returns what it showed: with
+// steered peers the same interleaving, so the same violation. cfg.Out gets the result
+// folder.
+func Replay(ctx context.Context, path string, cfg Config) (Result, error) {
+	s, err := LoadSchedule(path)
+	if err != nil {
+		return Result{}, err
+	}
+	if cfg.Impl == "" {
+		cfg.Impl = s.Impl
+	}
+	if cfg.Transport == "" {
+		cfg.Transport = s.Transport
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = s.Mode
+	}
+	if err := cfg.defaults(); err != nil {
+		return Result{}, err
+	}
+	argv, err := proc.Split(cfg.Impl)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: impl %q: %w", ErrConfig, cfg.Impl, err)
+	}
+	begin := time.Now()
+	got, recs, err := runSchedule(ctx, &cfg, argv, s)
+	res := Result{Impl: cfg.Impl, Transport: cfg.Transport, Mode: cfg.Mode, Seed: s.Seed, Schedules: 1, Runs: 1,
+		Elapsed: time.Since(begin), Search: time.Since(begin)}
+	if err != nil {
+		return res, err
+	}
+	res.Violation = got.Violation
+	res.Counterexample = &got
+	res.Reproduced = got.Violation != nil && s.Violation != nil && got.Violation.Invariant == s.Violation.Invariant
+	if cfg.Out != "" {
+		res.Dir = cfg.Out
+		if err := writeOut(cfg.Out, res, recs); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// runSchedule executes s's steps on a fresh group until the first violation.
+func runSchedule(ctx context.Context, cfg *Config, argv []string, s Schedule) (Schedule, []history.Record, error) {
+	d, err := newDriver(cfg, argv)
+	if err != nil {
+		return Schedule{}, nil, err
+	}
+	out := Schedule{Version: ScheduleVersion, Impl: cfg.Impl, Transport: cfg.Transport, Mode: cfg.Mode, Seed: s.Seed}
+	var runErr error
+	for i, st := range s.Steps {
+		v, err := d.exec(ctx, i+1, st)
+		if err != nil {
+			runErr = err
+			break
+		}
+		if v != nil {
+			break
+		}
+	}
+	d.close()
+	out.Steps, out.Violation, out.Story = d.steps, d.violation, d.story
+	return out, d.records(), runErr
+}
+
+// exploration is the state of one Explore across rapid's runs of the property.
+type exploration struct {
+	ctx  context.Context
+	cfg  *Config
+	argv []string
+
+	searching bool // no failure yet in this seed: count kills
+	runs      int
+	kills     int // leader kills of the last passing run
+	harness   error
+	first     *Schedule // the first failing schedule
+	foundAt   time.Time
+	last      *Schedule // the last failing schedule: after shrinking, the minimal one
+	lastRecs  []history.Record
+}
+
+// prop is the property rapid checks: a drawn schedule on a fresh group, then a settle; no
+// invariant may break.
+func (ex *exploration) prop(t *rapid.T) {
+	ex.runs++
+	if ex.harness != nil || ex.ctx.Err() != nil {
+		t.SkipNow() // stop spending time; Explore reports the error
+	}
+	d, err := newDriver(ex.cfg, ex.argv)
+	if err != nil {
+		ex.harness = err
+		t.SkipNow()
+	}
+	m := &machine{ctx: ex.ctx, d: d, cfg: ex.cfg}
+	defer func() {
+		d.close()
+		if m.harness != nil && ex.harness == nil && ex.ctx.Err() == nil {
+			ex.harness = m.harness
+		}
+		ex.lastRecs = d.records()
+		if d.violation == nil {
+			if ex.searching {
+				ex.kills = d.leaderKills
+			}
+			return
+		}
+		s := &Schedule{Version: ScheduleVersion, Impl: ex.cfg.Impl, Transport: ex.cfg.Transport,
+			Mode: ex.cfg.Mode, Seed: ex.cfg.Seed, Steps: slices.Clone(d.steps), Violation: d.violation, Story: d.story}
+		if ex.first == nil {
+			ex.first, ex.foundAt = s, time.Now()
+		}
+		ex.searching = false
+		// rapid shrinks towards the first failure's error, the invariant: a run that broke
+		// another one (a timing race can go either way) is not the counterexample.
+		if s.Violation.Invariant == ex.first.Violation.Invariant && (ex.last == nil || len(s.Steps) <= len(ex.last.Steps)) {
+			ex.last = s
+		}
+	}()
+	t.Repeat(m.actions())
+	m.step(t, Step{Op: OpSettle})
+	m.verdict(t)
+}
+
+// detectMode starts one peer with every failpoint paused: a failpoint event means a
+// white-box peer (steered), a listener without one a black-box peer (timing).
+func detectMode(ctx context.Context, cfg *Config, argv []string) (string, error) {
+	probe := *cfg
+	probe.Mode = ModeSteered
+	d, err := newDriver(&probe, argv)
+	if err != nil {
+		return "", err
+	}
+	defer d.close()
+	if err := d.start([]string{"p1"}, true, 0); err != nil {
+		return "", err
+	}
+	mode := ""
+	_, err = d.waitFor(ctx, startWait, func(s kernel.Snapshot) bool {
+		ps := d.state("p1")
+		d.mu.Lock()
+		paused := ps.paused != ""
+		d.mu.Unlock()
+		switch {
+		case paused:
+			mode = ModeSteered
+		case len(s.Listeners) > 0:
+			mode = ModeTiming
+		case ps.p.Exited():
+			mode = "exited"
+		}
+		return mode != ""
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return "", err
+	}
+	switch mode {
+	case "":
+		return "", fmt.Errorf("peer %q neither listened on %s nor reached a failpoint within %v: check the command and that it reads SPLITBRAIN_ADDR", cfg.Impl, d.addr, startWait)
+	case "exited":
+		ex := d.state("p1").p.Exit()
+		return "", fmt.Errorf("peer %q exited at once with status %d (%s): check the command; its stderr ended: %s",
+			cfg.Impl, ex.Code, ex.Signal, strings.Join(ex.StderrTail, " | "))
+	}
+	return mode, nil
+}
+
+// rapidSettings sets rapid's flags for one exploration and returns what restores them:
+// one check per seed, cfg.Steps steps on average, no fail files (schedules are the
+// regression cases, see the package doc), cfg.ShrinkTime to shrink.
+func rapidSettings(cfg Config) (restore func()) {
+	testing.Init() // rapid asks testing.Short(), which needs the testing flags
+	set := map[string]string{
+		"rapid.checks":     "1",
+		"rapid.steps":      strconv.Itoa(cfg.Steps),
+		"rapid.nofailfile": "true",
+		"rapid.shrinktime": cfg.ShrinkTime.String(),
+	}
+	old := map[string]string{"rapid.seed": ""}
+	for name := range set {
+		old[name] = ""
+	}
+	for name := range old {
+		if f := flag.Lookup(name); f != nil {
+			old[name] = f.Value.String()
+		}
+	}
+	for name, v := range set {
+		setFlag(name, v)
+	}
+	return func() {
+		for name, v := range old {
+			setFlag(name, v)
+		}
+	}
+}
+
+func setFlag(name, v string) {
+	if err := flag.Set(name, v); err != nil {
+		panic(fmt.Sprintf("rapid flag %s: %v", name, err)) // rapid defines them all in init
+	}
+}
+
+// rapidTB is the rapid.TB an exploration runs under: it keeps rapid's report instead of
+// failing a test, so that a counterexample is a Result.
+type rapidTB struct {
+	name   string
+	mu     sync.Mutex
+	failed bool
+	logs   []string
+}
+
+func (tb *rapidTB) Helper()      {}
+func (tb *rapidTB) Name() string { return tb.name }
+func (tb *rapidTB) Logf(format string, args ...any) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.logs = append(tb.logs, fmt.Sprintf(format, args...))
+}
+func (tb *rapidTB) Log(args ...any)                   { tb.Logf("%s", fmt.Sprint(args...)) }
+func (tb *rapidTB) Skipf(format string, args ...any)  { tb.Logf(format, args...) }
+func (tb *rapidTB) Skip(args ...any)                  { tb.Log(args...) }
+func (tb *rapidTB) SkipNow()                          {}
+func (tb *rapidTB) Errorf(format string, args ...any) { tb.Logf(format, args...); tb.Fail() }
+func (tb *rapidTB) Error(args ...any)                 { tb.Log(args...); tb.Fail() }
+func (tb *rapidTB) Fatalf(format string, args ...any) { tb.Errorf(format, args...) }
+func (tb *rapidTB) Fatal(args ...any)                 { tb.Error(args...) }
+func (tb *rapidTB) FailNow()                          { tb.Fail() }
+func (tb *rapidTB) Fail() {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.failed = true
+}
+func (tb *rapidTB) Failed() bool {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.failed
+}
+
+// report returns rapid's first line about the failure ("[rapid] failed after ..." or
+// "[rapid] flaky test ...").
+func (tb *rapidTB) report() string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for _, l := range tb.logs {
+		if strings.HasPrefix(l, "[rapid] failed") || strings.HasPrefix(l, "[rapid] flaky") || strings.HasPrefix(l, "[rapid] panic") {
+			first, _, _ := strings.Cut(l, "\n")
+			return first
+		}
+	}
+	return ""
+}
+
+// resultsFile is results.json of an exploration.
+type resultsFile struct {
+	Exploration Result `json:"exploration"`
+	// Checks are harness/check's verdicts on history.jsonl. The exploration's own
+	// verdict is Exploration.Violation; steered pauses make some checks (liveness) moot.
+	Checks check.Results `json:"checks"`
+}
+
+// writeOut writes the result folder.
+func writeOut(dir string, res Result, recs []history.Record) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("result folder: %w", err)
+	}
+	f, err := os.Create(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	w := history.NewWriter(f)
+	for _, r := range recs {
+		if err := w.Append(r); err != nil {
+			f.Close()
+			return fmt.Errorf("history: %w", err)
+		}
+	}
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	b, err := json.MarshalIndent(resultsFile{Exploration: res, Checks: check.Judge(recs)}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	if res.Counterexample != nil && res.Violation != nil {
+		if err := res.Counterexample.Save(filepath.Join(dir, "schedule.json")); err != nil {
+			return err
+		}
+		story := res.Counterexample.StoryText() + "\n"
+		if err := os.WriteFile(filepath.Join(dir, "story.txt"), []byte(story), 0o644); err != nil {
+			return fmt.Errorf("story: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/splitbrain-dev/splitbrain/election"
+)
+
+// machine is the rapid state machine: each action draws one Step (every choice a labelled
+// Draw, so a rapid seed replays it), executes it on the live group through the driver, and
+// fails the property on a violation. The "" action judges the always-invariants.
+type machine struct {
+	ctx  context.Context
+	d    *driver
+	cfg  *Config
+	next int // the last peer number handed out
+	// harness is the first error of the harness itself (not of the peers).
+	harness error
+}
+
+// Timing choices a timing schedule draws from, in nanoseconds: small, since races live in
+// the first milliseconds of an election.
+var (
+	gaps   = []time.Duration{0, 2 * time.Millisecond, 10 * time.Millisecond, 30 * time.Millisecond}
+	delays = []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, 60 * time.Millisecond}
+)
+
+func (m *machine) actions() map[string]func(*rapid.T) {
+	a := map[string]func(*rapid.T){
+		"":       m.check,
+		"start":  m.start,
+		"kill":   func(t *rapid.T) { m.signal(t, OpKill) },
+		"term":   func(t *rapid.T) { m.signal(t, OpTerm) },
+		"pause":  m.pause,
+		"resume": m.resume,
+		"settle": func(t *rapid.T) { m.step(t, Step{Op: OpSettle}) },
+	}
+	if m.cfg.Transport == "unix" {
+		a["stale"] = func(t *rapid.T) { m.step(t, Step{Op: OpStale}) }
+		a["plant"] = m.plant
+	}
+	if m.cfg.Mode == ModeSteered {
+		a["continue"] = func(t *rapid.T) { m.steer(t, OpContinue) }
+		a["run-to"] = func(t *rapid.T) { m.steer(t, OpRunTo) }
+		a["free"] = func(t *rapid.T) { m.steer(t, OpFree) }
+	}
+	for name, act := range a {
+		if name != "" {
+			a[name] = func(t *rapid.T) {
+				if !m.done() {
+					act(t)
+				}
+			}
+		}
+	}
+	return a
+}
+
+// done reports whether the schedule is over: a violation was seen or the harness failed.
+// The actions rapid still draws then do nothing, and shrinking drops them.
+func (m *machine) done() bool { return m.harness != nil || m.d.violation != nil }
+
+// step executes st as the schedule's next step, unless the schedule is over.
+func (m *machine) step(t *rapid.T, st Step) {
+	if m.done() {
+		return
+	}
+	if _, err := m.d.exec(m.ctx, len(m.d.steps)+1, st); err != nil {
+		m.harness = err
+	}
+}
+
+// check is the "" action: the always-invariants from a fresh kernel snapshot. It records a
+// violation; [machine.verdict] fails the property, from one place, so that rapid sees the
+// same failure (message and traceback) when it replays and shrinks the schedule.
+func (m *machine) check(t *rapid.T) {
+	if m.done() || len(m.d.steps) == 0 {
+		return
+	}
+	s, err := m.d.snapshot()
+	if err != nil {
+		m.harness = err
+		return
+	}
+	if v := m.d.always(s); v != nil {
+		v.Step = len(m.d.steps)
+		m.d.violation = v
+		m.d.story = append(m.d.story, fmt.Sprintf("   => %s violated: %s", v.Invariant, v.What))
+	}
+}
+
+// verdict fails t if the schedule broke an invariant. The message names only the
+// invariant; the story has the details.
+func (m *machine) verdict(t *rapid.T) {
+	if m.harness != nil {
+		t.Fatalf("harness error")
+	}
+	if v := m.d.violation; v != nil {
+		t.Fatalf("%s violated", v.Invariant)
+	}
+}
+
+func (m *machine) ids(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		m.next++
+		out[i] = fmt.Sprintf("p%d", m.next)
+	}
+	return out
+}
+
+func (m *machine) start(t *rapid.T) {
+	room := m.cfg.MaxPeers - len(m.d.live())
+	if room <= 0 && !m.done() {
+		t.Skip("the group is full")
+	}
+	n := rapid.IntRange(1, min(3, room)).Draw(t, "count")
+	st := Step{Op: OpStart}
+	if m.cfg.Mode == ModeSteered {
+		st.Steered = rapid.Bool().Draw(t, "steered")
+	} else if n > 1 {
+		st.Gap = rapid.SampledFrom(gaps).Draw(t, "gap")
+	}
+	st.Peers = m.ids(n)
+	m.step(t, st)
+}
+
+// target draws whom a fault hits: the leader, a follower, or (steered) any live peer, so
+// that a peer paused at a failpoint can be killed right there.
+func (m *machine) target(t *rapid.T) (peer, role string) {
+	live := m.d.live()
+	if len(live) == 0 && !m.done() {
+		t.Skip("no live peer")
+	}
+	if m.done() {
+		return "", RoleLeader
+	}
+	choices := []string{RoleLeader, RoleFollower}
+	if m.cfg.Mode == ModeSteered {
+		choices = append(choices, "peer")
+	}
+	c := rapid.SampledFrom(choices).Draw(t, "target")
+	if c == RoleLeader || c == RoleFollower {
+		return "", c
+	}
+	return rapid.SampledFrom(live).Draw(t, "peer"), ""
+}
+
+func (m *machine) signal(t *rapid.T, op Op) {
+	peer, role := m.target(t)
+	st := Step{Op: op, Peer: peer, Role: role}
+	if m.cfg.Mode == ModeTiming {
+		st.Delay = rapid.SampledFrom(delays).Draw(t, "delay")
+	}
+	m.step(t, st)
+}
+
+func (m *machine) pause(t *rapid.T) {
+	peer, role := m.target(t)
+	m.step(t, Step{Op: OpPause, Peer: peer, Role: role})
+}
+
+func (m *machine) resume(t *rapid.T) {
+	for _, ps := range m.d.states() {
+		if ps.stopped {
+			m.step(t, Step{Op: OpResume})
+			return
+		}
+	}
+	if !m.done() {
+		t.Skip("nobody is stopped")
+	}
+}
+
+func (m *machine) plant(t *rapid.T) {
+	kind := rapid.SampledFrom([]string{"file", "dir"}).Draw(t, "plant")
+	n := rapid.IntRange(1, min(3, m.cfg.MaxPeers)).Draw(t, "count")
+	st := Step{Op: OpPlant, Plant: kind, Peers: m.ids(n)}
+	if kind == "file" {
+		st.Data = fmt.Sprintf("planted %d\n", rapid.IntRange(0, 1<<20).Draw(t, "data"))
+	}
+	m.step(t, st)
+}
+
+// steer draws a steering step for a steered peer that is paused at a failpoint.
+func (m *machine) steer(t *rapid.T, op Op) {
+	var ids []string
+	for _, ps := range m.d.states() {
+		m.d.mu.Lock()
+		ok := ps.steered && !ps.free && ps.p != nil && !ps.p.Exited()
+		if op != OpFree {
+			ok = ok && ps.paused != ""
+		}
+		m.d.mu.Unlock()
+		if ok {
+			ids = append(ids, ps.id)
+		}
+	}
+	if len(ids) == 0 {
+		if m.done() {
+			return
+		}
+		t.Skip("no steered peer to steer")
+	}
+	st := Step{Op: op, Peer: rapid.SampledFrom(ids).Draw(t, "peer")}
+	if op == OpRunTo {
+		st.At = rapid.SampledFrom(election.FailpointNames).Draw(t, "at")
+	}
+	m.step(t, st)
+}
