@@ -55,8 +55,10 @@ type proc struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	done  chan struct{} // closed when reaped
-	// follower and leader are the latest epochs seen; owned by the benchmark goroutine.
+	// follower and leader are the latest epochs seen, lost the time of the latest Lost
+	// event; owned by the benchmark goroutine.
 	follower, leader uint64
+	lost             int64
 }
 
 // pool runs elector processes on one path and gathers their events.
@@ -129,6 +131,8 @@ func (p *pool) next(deadline <-chan time.Time, what string) obs {
 			o.p.leader = o.epoch
 		case "follower":
 			o.p.follower = o.epoch
+		case "lost":
+			o.p.lost = o.mono
 		}
 		return o
 	case <-deadline:
@@ -202,8 +206,12 @@ func ownsSocket(pid int, ino uint64) bool {
 }
 
 // BenchmarkFailover SIGKILLs the leader of N followers (separate processes) round after
-// round, and measures, from just before the kill, the new leader's Leader event and the
-// last survivor's Follower event for the new epoch. Each process stamps its events with
+// round, and measures, from just before the kill, the new leader's Leader event
+// (failover-leader) and the last survivor's Follower event for the new epoch
+// (failover-all). To show where the time goes it also reports the first survivor's Lost
+// event (first-lost: the kernel tearing the killed process down), the winner's own Lost to
+// Leader (winner-lost-to-leader: dial, lock, probe, unlink, bind) and Leader to the last
+// Follower (leader-to-all: the survivors' retry backoff and handshakes). Each process stamps its events with
 // CLOCK_MONOTONIC, so the times compare across processes. The killed process is restarted
 // (untimed) so every round has N followers.
 func BenchmarkFailover(b *testing.B) {
@@ -226,9 +234,12 @@ func benchFailover(b *testing.B, followers int) {
 	}
 	p.followAll(leader, epoch)
 
-	var toLeader, toAll, toLost []float64 // µs
+	var toLeader, toAll, toLost, winner, catchUp []float64 // µs
 	for b.Loop() {
 		old := leader
+		for pr := range p.procs {
+			pr.lost = 0
+		}
 		t0 := monoNow()
 		syscall.Kill(old.cmd.Process.Pid, syscall.SIGKILL)
 		delete(p.procs, old)
@@ -253,6 +264,10 @@ func benchFailover(b *testing.B, followers int) {
 		if tlost != 0 {
 			toLost = append(toLost, float64(tlost-t0)/1e3)
 		}
+		if leader.lost != 0 {
+			winner = append(winner, float64(tl-leader.lost)/1e3)
+		}
+		catchUp = append(catchUp, float64(max(ta, tl)-tl)/1e3)
 		toAll = append(toAll, float64(max(ta, tl)-t0)/1e3)
 		// The kernel's view: one listener at the path, and it is the new leader's.
 		inos, err := listeners(path)
@@ -271,6 +286,8 @@ func benchFailover(b *testing.B, followers int) {
 	report(b, "failover-leader", toLeader)
 	report(b, "failover-all", toAll)
 	report(b, "first-lost", toLost)
+	report(b, "winner-lost-to-leader", winner)
+	report(b, "leader-to-all", catchUp)
 }
 
 // report adds min, median, p99 and max of samples (µs) as metrics named prefix-STAT-µs.

