@@ -116,7 +116,7 @@ var _ = Describe("The timeline of a canary run with two listeners", func() {
 
 		By("the faults, labelled")
 		for _, f := range []string{"pause", "kill-leader", "resume", "restart-dead"} {
-			Expect(dom).To(MatchRegexp(`<text class="fault-label[^"]*"[^>]*>`+f+`</text>`))
+			Expect(dom).To(MatchRegexp(`<text class="fault-label[^"]*"[^>]*>` + f + `</text>`))
 		}
 
 		By("a marker for every piece of evidence of a failed check, and the evidence on the page")
