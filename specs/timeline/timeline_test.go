@@ -58,8 +58,7 @@ func canaryPage() (path string, res check.Results) {
 	return path, res
 }
 
-// attr finds the value of attribute name in the first element of dom matching open (a regexp
-// on the start tag).
+// elements returns the start tags of tag in dom that contain every one of attrs.
 func elements(dom, tag string, attrs ...string) []string {
 	var out []string
 	re := regexp.MustCompile(`<` + tag + `\b[^>]*>`)
