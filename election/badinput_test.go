@@ -388,7 +388,6 @@ func foreignTCP(t *testing.T, serve func(net.Conn)) string {
 // TestTCPForeignListenerThatAnswers: an HTTP-ish server holds the port. It speaks first and
 // is plainly not a group leader, so Run must stop with ErrForeignListener.
 func TestTCPForeignListenerThatAnswers(t *testing.T) {
-	knownBug(t, bugGreetGarbage)
 	var accepted atomicCount
 	addr := foreignTCP(t, func(c net.Conn) {
 		accepted.add()
@@ -411,7 +410,6 @@ func TestTCPForeignListenerThatAnswers(t *testing.T) {
 
 // TestUnixForeignListenerThatAnswers: the same on a unix socket of our own uid.
 func TestUnixForeignListenerThatAnswers(t *testing.T) {
-	knownBug(t, bugGreetGarbage)
 	path := filepath.Join(shortDir(t), "s")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -519,12 +517,4 @@ func (c *atomicCount) get() int64 { return c.n.Load() }
 // ErrProtocol as retryable, so Run redials a foreign program forever instead of returning
 // ErrForeignListener. Fix: in greet, map an ErrProtocol on the first frame to
 // ErrForeignListener (an EOF must stay retryable: a leader mid-exit closes that way).
-const bugGreetGarbage = "greet reports garbage from a foreign listener as ErrProtocol (retried forever), not ErrForeignListener"
 
-// knownBug skips a test that shows a known library bug, unless $ELECTION_KNOWN_BUGS=1.
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("ELECTION_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: " + bug + " (run with ELECTION_KNOWN_BUGS=1 to see it fail)")
-	}
-}

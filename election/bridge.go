@@ -92,14 +92,22 @@ func (h *hub) handle(ctx context.Context, c net.Conn) {
 		c.Write(appendFrame(nil, frameRefuse, []byte(err.Error())))
 		return
 	}
-	id, err := e.admit(c, h.epoch)
+	m := &member{conn: c, q: make(chan []byte, e.opts.QueueLength), quit: make(chan struct{})}
+	// The member joins the relay before it is welcomed: a message relayed after it knows it
+	// follows must reach it. Frames queued meanwhile wait for the writer, after the welcome.
+	err := e.admit(c, h.epoch, func(id string) {
+		m.id = id
+		h.mu.Lock()
+		h.members[m] = struct{}{}
+		h.mu.Unlock()
+	})
 	if err != nil {
+		h.mu.Lock()
+		delete(h.members, m)
+		h.mu.Unlock()
 		return
 	}
-	m := &member{id: id, conn: c, q: make(chan []byte, e.opts.QueueLength), quit: make(chan struct{})}
-	h.mu.Lock()
-	h.members[m] = struct{}{}
-	h.mu.Unlock()
+	id := m.id
 	e.emit(ctx, Event{Kind: Connection, Member: id, Epoch: h.epoch})
 
 	var wg sync.WaitGroup
@@ -232,6 +240,7 @@ func (e *Elector) follow(ctx context.Context, c net.Conn) error {
 	if err != nil {
 		return err
 	}
+	e.t.standby()
 	l := &link{c: c, leader: leader, epoch: epoch, pending: map[uint64]chan error{}}
 	e.setRole(Follower, nil, l)
 	e.emit(ctx, Event{Kind: Follower, Leader: leader, LeaderPID: pid, Epoch: epoch})

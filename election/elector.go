@@ -53,6 +53,7 @@ type transport interface {
 	dial(ctx context.Context, timeout time.Duration) (net.Conn, error)
 	checkPeer(c net.Conn) (pid int, err error)
 	campaign(ctx context.Context, wait time.Duration) (bool, error)
+	standby()
 	lead(ctx context.Context, timeout time.Duration) (ln net.Listener, epoch uint64, follow net.Conn, err error)
 	resign(ln net.Listener)
 	close()
@@ -261,7 +262,7 @@ func (e *Elector) loop(ctx context.Context) error {
 
 const (
 	minBackoff = 100 * time.Microsecond
-	maxBackoff = 20 * time.Millisecond
+	maxBackoff = 5 * time.Millisecond
 )
 
 func sleep(ctx context.Context, d time.Duration) bool {

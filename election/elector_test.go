@@ -340,7 +340,6 @@ func TestStaleSocketReplaced(t *testing.T) {
 // the relay set, so a message relayed in between is acknowledged to its sender but never
 // delivered to the new member.
 func TestJoinThenReceive(t *testing.T) {
-	knownBug(t, bugWelcomeBeforeRegister)
 	path := filepath.Join(shortDir(t), "s")
 	rs := group(t, path, 2, election.Options{})
 	leader := settled(t, rs, 1)
@@ -394,4 +393,3 @@ func TestJoinThenReceive(t *testing.T) {
 // the member to h.members, so a Send relayed in that window is acknowledged without
 // reaching the new member, though the member already reported Follower. Fix: register the
 // member (and its queue) before writing Welcome.
-const bugWelcomeBeforeRegister = "the leader welcomes a member before adding it to the relay set; messages relayed in between are lost to it"

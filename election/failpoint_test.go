@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -107,18 +106,16 @@ func TestFailpointOrder(t *testing.T) {
 		r := start(t, election.Options{Address: path, Failpoints: fp})
 		r.wait(t, "leader", isKind(election.Leader))
 		if got := a.seen(); !reflect.DeepEqual(got, want) {
-			if reflect.DeepEqual(got, slices.DeleteFunc(slices.Clone(want), func(s string) bool { return s == election.FailAfterLock })) {
-				knownBug(t, bugHeldSkipsChecks)
-			}
 			t.Errorf("stale=%v: failpoints %v; want %v", stale, got, want)
 		}
-		// A member joining: after-connect on its side, after-accept on the leader's.
+		// A member joining: after-connect on its side, then it queues on the lock (standby);
+		// after-accept on the leader's.
 		fp2, _ := election.ParseFailpoints("*=announce")
 		a2 := newAnnouncer(fp2)
 		f := start(t, election.Options{Address: path, Failpoints: fp2, ID: "f"})
 		f.wait(t, "follower", isKind(election.Follower))
-		if got := a2.seen(); !reflect.DeepEqual(got, []string{election.FailAfterConnect}) {
-			t.Errorf("member's failpoints %v; want [after-connect]", got)
+		if got := a2.seen(); !reflect.DeepEqual(got, []string{election.FailAfterConnect, election.FailBeforeLock}) {
+			t.Errorf("member's failpoints %v; want [after-connect before-lock]", got)
 		}
 		r.wait(t, "connection", isKind(election.Connection))
 		if got := a.seen(); got[len(got)-1] != election.FailAfterAccept {
@@ -219,4 +216,3 @@ func TestFailpointCrash(t *testing.T) {
 // after-lock failpoint, acquired()'s error check and current()'s check that the locked file
 // is still the one at the path, so a process can lead on a lock file that was replaced.
 // Fix: run the after-lock steps whenever the waiter's result is first consumed.
-const bugHeldSkipsChecks = "campaign skips after-lock (failpoint and lock-file identity check) when the flock waiter won after the backoff timer"

@@ -47,8 +47,13 @@ func (e *Elector) greet(c net.Conn) (string, uint64, error) {
 	typ, p, err := readFrame(c, 512, nil)
 	if err != nil {
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
 			return "", 0, errHandshakeTimeout
+		case errors.Is(err, ErrProtocol):
+			// Bytes that are no frame of ours: another program holds the address. (A
+			// leader on its way out hangs up instead, which is worth retrying.)
+			return "", 0, fmt.Errorf("%w: %s answered, but not as a splitbrain leader (protocol %q)", ErrForeignListener, e.t, magic)
 		}
 		return "", 0, fmt.Errorf("handshake: %w", err)
 	}
@@ -85,33 +90,35 @@ func (e *Elector) greet(c net.Conn) (string, uint64, error) {
 	return string(lid), epoch, nil
 }
 
-// admit is the leader side. It returns the member's id.
-func (e *Elector) admit(c net.Conn, epoch uint64) (string, error) {
+// admit is the leader side. join is called with the member's id once it has proved itself,
+// just before the welcome is written.
+func (e *Elector) admit(c net.Conn, epoch uint64, join func(id string)) error {
 	c.SetDeadline(time.Now().Add(e.opts.HandshakeTimeout))
 	defer c.SetDeadline(time.Time{})
 	nl := nonce()
 	if _, err := c.Write(appendFrame(nil, frameChallenge, []byte(magic), nl)); err != nil {
-		return "", err
+		return err
 	}
 	typ, p, err := readFrame(c, 512, nil)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if typ != frameHello || len(p) < 1 || len(p) < 1+int(p[0])+nonceLen {
-		return "", fmt.Errorf("%w: bad hello", ErrProtocol)
+		return fmt.Errorf("%w: bad hello", ErrProtocol)
 	}
 	id := p[1 : 1+int(p[0])]
 	nc := p[1+int(p[0]) : 1+int(p[0])+nonceLen]
 	got := p[1+int(p[0])+nonceLen:]
 	if want := e.mac("hello", nl, nc, id); !hmac.Equal(got, want) {
 		c.Write(appendFrame(nil, frameRefuse, []byte("wrong shared secret")))
-		return "", fmt.Errorf("member %q does not hold our shared secret", id)
+		return fmt.Errorf("member %q does not hold our shared secret", id)
 	}
+	join(string(id))
 	lid := []byte(e.opts.ID)
 	ep := u64(epoch)
 	w := appendFrame(nil, frameWelcome, ep, []byte{byte(len(lid))}, lid, e.mac("welcome", nl, nc, ep, lid))
 	if _, err := c.Write(w); err != nil {
-		return "", err
+		return err
 	}
-	return string(id), nil
+	return nil
 }

@@ -95,6 +95,9 @@ func (t *tcpTransport) dial(ctx context.Context, timeout time.Duration) (net.Con
 
 func (t *tcpTransport) checkPeer(net.Conn) (int, error) { return 0, nil }
 
+// standby has nothing to queue on: the port is the election.
+func (t *tcpTransport) standby() {}
+
 // campaign never waits: with no lock to queue on, everybody who lost the leader tries to
 // bind, and the kernel picks one.
 func (t *tcpTransport) campaign(ctx context.Context, wait time.Duration) (bool, error) {

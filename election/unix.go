@@ -166,23 +166,27 @@ func peerCred(c net.Conn) (*unix.Ucred, error) {
 }
 
 // campaign waits until this process holds the election lock (true), or until wait has
-// passed (false: try to reach a leader again). The wait is the kernel's: a blocked flock.
+// passed (false: try to reach a leader again). The wait is the kernel's: a blocked flock,
+// queued early (see standby), so the lock passes to a survivor the moment its holder dies.
 func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool, error) {
-	if t.lock.held() {
+	if !t.lock.held() {
+		if !t.lock.waiting() {
+			t.fp.Hit(FailBeforeLock)
+		}
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		select {
+		case <-t.lock.wait():
+		case <-timer.C:
+			return false, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	if t.lock.validated() {
 		return true, nil
 	}
-	if !t.lock.waiting() {
-		t.fp.Hit(FailBeforeLock)
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-t.lock.wait():
-	case <-timer.C:
-		return false, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
+	// However the grant arrived (now, or while we were busy elsewhere), it is checked once.
 	if err := t.lock.acquired(); err != nil {
 		return false, err
 	}
@@ -198,7 +202,17 @@ func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool,
 		}
 		return false, nil
 	}
+	t.lock.validate()
 	return true, nil
+}
+
+// standby queues on the lock while this process follows, so that when the leader dies the
+// kernel hands the lock to a survivor without any dial or timer in between.
+func (t *unixTransport) standby() {
+	if !t.lock.held() && !t.lock.waiting() {
+		t.fp.Hit(FailBeforeLock)
+		t.lock.wait()
+	}
 }
 
 // lead turns the lock into leadership: it probes the path, removes a stale socket of ours,
@@ -296,6 +310,7 @@ type flock struct {
 	done    chan struct{} // closed when the waiter returns
 	err     error         // the waiter's result
 	holding bool
+	checked bool // the held lock passed campaign's checks
 	closed  bool
 }
 
@@ -352,15 +367,22 @@ func (l *flock) wait() <-chan struct{} {
 		l.done = done
 		f := l.f
 		go func() {
-			// A blocked flock cannot be interrupted. If the elector closes meanwhile, the
-			// fd is closed under us; the lock the call then gets belongs to a file nobody
-			// holds anymore, and the kernel drops it at once.
+			// A blocked flock cannot be interrupted. Control keeps the descriptor open for
+			// the call even if the elector closes the file meanwhile; the lock the call
+			// then gets belongs to a file nobody holds anymore, and the kernel drops it.
 			var err error
-			for {
-				err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-				if err != unix.EINTR {
-					break
+			raw, rerr := f.SyscallConn()
+			if rerr != nil {
+				err = rerr
+			} else if cerr := raw.Control(func(fd uintptr) {
+				for {
+					err = unix.Flock(int(fd), unix.LOCK_EX)
+					if err != unix.EINTR {
+						break
+					}
 				}
+			}); cerr != nil {
+				err = cerr
 			}
 			l.mu.Lock()
 			l.err = err
@@ -374,11 +396,24 @@ func (l *flock) wait() <-chan struct{} {
 	return l.done
 }
 
-// waiting reports whether a waiter is already queued on the lock.
+// waiting reports whether a waiter is queued on the lock or has got it.
 func (l *flock) waiting() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.done != nil
+}
+
+// validated reports whether the lock we hold has passed campaign's checks.
+func (l *flock) validated() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.holding && l.checked
+}
+
+func (l *flock) validate() {
+	l.mu.Lock()
+	l.checked = true
+	l.mu.Unlock()
 }
 
 func (l *flock) held() bool {
@@ -422,7 +457,7 @@ func (l *flock) reopen() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.f.Close()
-	l.holding, l.done, l.err = false, nil, nil
+	l.holding, l.checked, l.done, l.err = false, false, nil, nil
 	f, err := l.open()
 	if err != nil {
 		return err
@@ -455,7 +490,7 @@ func (l *flock) release() {
 	defer l.mu.Unlock()
 	if l.holding {
 		unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
-		l.holding, l.done = false, nil
+		l.holding, l.checked, l.done = false, false, nil
 	}
 }
 
