@@ -1,15 +1,29 @@
 package canary_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 
-// nodePeer is the Node.js probe-unlink canary in examples/adapters.
-var nodePeer = filepath.Join("..", "..", "examples", "adapters", "node-probe-unlink", "peer.js")
+// nodePeer returns the path of the Node.js probe-unlink canary in examples/adapters, found
+// from this source file so that the test binary may run from any directory.
+func nodePeer(t *testing.T) string {
+	t.Helper()
+	_, here, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the test source")
+	}
+	p := filepath.Join(filepath.Dir(here), "..", "..", "examples", "adapters", "node-probe-unlink", "peer.js")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("the Node canary: %v", err)
+	}
+	return p
+}
 
 func startNode(t *testing.T, id, addr, failpoints string) *peer {
 	t.Helper()
@@ -17,7 +31,7 @@ func startNode(t *testing.T, id, addr, failpoints string) *peer {
 	if err != nil {
 		t.Skip("node is not installed; the Node canary cannot run")
 	}
-	return startCmd(t, []string{node, nodePeer}, "NODE_NO_WARNINGS=1", "unix", id, addr, failpoints)
+	return startCmd(t, []string{node, nodePeer(t)}, "NODE_NO_WARNINGS=1", "unix", id, addr, failpoints)
 }
 
 // The Node canary behaves like a peer: it leads, its followers relay through it, and it
