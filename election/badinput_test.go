@@ -517,4 +517,3 @@ func (c *atomicCount) get() int64 { return c.n.Load() }
 // ErrProtocol as retryable, so Run redials a foreign program forever instead of returning
 // ErrForeignListener. Fix: in greet, map an ErrProtocol on the first frame to
 // ErrForeignListener (an EOF must stay retryable: a leader mid-exit closes that way).
-

@@ -17,6 +17,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// watchNet is how long a follower with a directory watch waits for a sign of a new leader
+// before it dials anyway.
+const watchNet = 50 * time.Millisecond
+
 // maxSocketPath is the longest path that fits in sockaddr_un.sun_path with its NUL.
 const maxSocketPath = 107
 
@@ -30,7 +34,8 @@ type unixTransport struct {
 	uid      int
 	fp       *Failpoints
 
-	lock *flock
+	lock  *flock
+	watch *dirWatch // nil until the first standby, or if inotify is unavailable
 
 	// inode of the socket we bound, so Close removes only our own.
 	boundIno uint64
@@ -173,10 +178,18 @@ func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool,
 		if !t.lock.waiting() {
 			t.fp.Hit(FailBeforeLock)
 		}
+		var wake <-chan struct{}
+		if t.watch != nil {
+			// The watch wakes us when a socket appears; the timer is only a safety net
+			// (for a leader outside this library that never chmods its socket).
+			wake, wait = t.watch.wake, max(wait, watchNet)
+		}
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
 		select {
 		case <-t.lock.wait():
+		case <-wake:
+			return false, nil
 		case <-timer.C:
 			return false, nil
 		case <-ctx.Done():
@@ -209,6 +222,9 @@ func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool,
 // standby queues on the lock while this process follows, so that when the leader dies the
 // kernel hands the lock to a survivor without any dial or timer in between.
 func (t *unixTransport) standby() {
+	if t.watch == nil {
+		t.watch = watchDir(t.path)
+	}
 	if !t.lock.held() && !t.lock.waiting() {
 		t.fp.Hit(FailBeforeLock)
 		t.lock.wait()
@@ -296,7 +312,10 @@ func (t *unixTransport) resign(ln net.Listener) {
 	t.lock.release()
 }
 
-func (t *unixTransport) close() { t.lock.close() }
+func (t *unixTransport) close() {
+	t.watch.close()
+	t.lock.close()
+}
 
 // flock is the election lock: an flock(2) on a regular file that is never deleted. A
 // goroutine waits in a blocking flock, so the kernel wakes exactly one waiter when the holder
