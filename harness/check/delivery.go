@@ -24,8 +24,11 @@ import (
 //     follower, lost, closed) and no exit in (tc, tEnd], must report a message with id X
 //     at some point after tc. The leader need not: it relays.
 //
-// Broadcast ids must be unique within a run. NotApplicable when no peer writes events or
-// the harness sent no broadcast.
+// Broadcast ids must be unique within a run. A command record whose Detail begins with
+// [CommandDropped] never reached the peer and is not judged. NotApplicable when no peer
+// writes events, the harness sent no broadcast, or no peer ever answered one (sent or
+// send-failed): reading stdin is optional in the protocol, so a peer that ignores every
+// broadcast does not implement delivery rather than break it.
 type Delivery struct{}
 
 // Name implements Checker.
@@ -79,8 +82,8 @@ func (Delivery) Check(h []history.Record) Result {
 			breaks[r.PID] = append(breaks[r.PID], r.T)
 			exited[r.PID] = r.T
 		case history.KindCommand:
-			if r.Command == nil || r.Command.Cmd != protocol.CmdBroadcast {
-				continue
+			if r.Command == nil || r.Command.Cmd != protocol.CmdBroadcast || strings.HasPrefix(r.Detail, CommandDropped) {
+				continue // a dropped command never reached the peer
 			}
 			b := broadcast{idx: i, sender: r.PID, id: r.Command.ID}
 			for pid, st := range status {
@@ -118,6 +121,9 @@ func (Delivery) Check(h []history.Record) Result {
 	}
 	if len(casts) == 0 {
 		return Result{Verdict: NotApplicable, Summary: "the harness sent no broadcast"}
+	}
+	if len(outcomes) == 0 {
+		return Result{Verdict: NotApplicable, Summary: fmt.Sprintf("no peer answered any of %s with sent or send-failed: the implementation does not take broadcast commands", count(len(casts), "broadcast"))}
 	}
 	if !leaderAppeared(h) {
 		return noLeader(h)

@@ -26,6 +26,10 @@ const (
 	PlantMissing = "missing" // Plant.Type when nothing is at Plant.Path any more
 )
 
+// CommandDropped begins the Detail of a command record the harness could not hand to the
+// peer (it had exited, or does not read stdin); see proc.Peer.Send.
+const CommandDropped = "dropped"
+
 // context is how many records each side of an incident go into its Evidence.
 const context = 3
 

@@ -1,0 +1,70 @@
+package check_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/protocol"
+)
+
+// withAddressPlant returns good.jsonl where p3 (pid 103) exits at 262ms with exit, while
+// (plantedAt, finalAt) a plant sits at the election address; p3's later records are gone.
+func withAddressPlant(t *testing.T, exit history.Exit, plantedAt, finalAt time.Duration) []history.Record {
+	t.Helper()
+	h := load(t, "good.jsonl")
+	addr := check.RunConfig(h).Addr
+	h = slices.DeleteFunc(h, func(r history.Record) bool { return r.PID == 103 && r.T > 262*time.Millisecond })
+	pl := history.Plant{Path: addr, Type: "dir", Inode: 4242}
+	h = append(h,
+		history.Record{T: plantedAt, Kind: history.KindPlant, Plant: &pl, Detail: check.PlantPlanted},
+		history.Record{T: 262 * time.Millisecond, Kind: history.KindExit, Peer: "p3", PID: 103, Exit: &exit},
+		history.Record{T: finalAt, Kind: history.KindPlant, Plant: &pl, Detail: check.PlantFinal},
+	)
+	slices.SortStableFunc(h, func(a, b history.Record) int { return int(a.T - b.T) })
+	return h
+}
+
+func TestRefusingAPlantedAddressIsNotAnUnexpectedExit(t *testing.T) {
+	refusal := history.Exit{Code: 1, StderrTail: []string{"splitbrain peer p3: /tmp/sb-7/s.sock is a directory; it is left untouched: choose another path"}}
+	crash := history.Exit{Code: -1, Signal: "SIGSEGV"}
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		name          string
+		exit          history.Exit
+		planted, fin  time.Duration
+		want          check.Verdict
+		wantRefusedFg float64
+	}{
+		{name: "status exit while planted", exit: refusal, planted: 261 * ms, fin: 263 * ms, want: check.Pass, wantRefusedFg: 1},
+		{name: "signal while planted", exit: crash, planted: 261 * ms, fin: 263 * ms, want: check.Fail},
+		{name: "status exit after the plant is gone", exit: refusal, planted: 255 * ms, fin: 258 * ms, want: check.Fail},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := check.NoUnexpectedExits{}.Check(withAddressPlant(t, tt.exit, tt.planted, tt.fin))
+			if r.Verdict != tt.want || r.Figures["refused_planted_address"] != tt.wantRefusedFg {
+				t.Errorf("verdict %s, figures %v, want %s and %v refused: %s", r.Verdict, r.Figures, tt.want, tt.wantRefusedFg, r.Summary)
+			}
+		})
+	}
+}
+
+func TestDeliveryIgnoresDroppedCommandsAndSilentImplementations(t *testing.T) {
+	h := load(t, "good.jsonl")
+	dropped := history.Record{T: 61 * time.Millisecond, Kind: history.KindCommand, Peer: "p2", PID: 102,
+		Command: &protocol.Command{Cmd: protocol.CmdBroadcast, ID: "b-dropped"}, Detail: "dropped: peer has exited"}
+	h = append(slices.Clone(h[:20]), append([]history.Record{dropped}, h[20:]...)...)
+	if r := (check.Delivery{}).Check(h); r.Verdict != check.Pass {
+		t.Errorf("a dropped broadcast was judged: %s %s", r.Verdict, r.Summary)
+	}
+	silent := slices.DeleteFunc(load(t, "good.jsonl"), func(r history.Record) bool {
+		return r.Kind == history.KindEvent && (r.Event.Event == "sent" || r.Event.Event == "send-failed" || r.Event.Event == "message")
+	})
+	r := check.Delivery{}.Check(silent)
+	if r.Verdict != check.NotApplicable || !strings.Contains(r.Summary, "answered") {
+		t.Errorf("a peer that never answers a broadcast: %s %s", r.Verdict, r.Summary)
+	}
+}
