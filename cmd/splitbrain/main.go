@@ -22,6 +22,8 @@ const usage = `usage: splitbrain COMMAND [flags]
 commands:
   run      run peers of an implementation under faults and judge them
   check    re-judge a saved result folder: splitbrain check DIR
+  conformance  run the versioned conformance suite (or a shard of it) against an implementation
+  merge    merge result folders (e.g. conformance shards) into one report: splitbrain merge OUT DIR...
   peer     run one reference (or canary) peer; the harness starts these
   version  print the version
 
@@ -43,6 +45,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return runCmd(args[1:], stdout, stderr)
 	case "check":
 		return checkCmd(args[1:], stdout, stderr)
+	case "conformance":
+		return conformanceCmd(args[1:], stdout, stderr)
+	case "merge":
+		return mergeCmd(args[1:], stdout, stderr)
 	case "peer":
 		return peerCmd(args[1:], stderr)
 	case "version":
