@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/splitbrain
 GOFLAGS ?=
 
-.PHONY: all build run test vet unit specs chaos chaos-long bench clean
+.PHONY: all build run test vet unit specs chaos chaos-long bench clean conformance
 
 all: build
 
@@ -21,6 +21,17 @@ vet:
 # Everything CI runs: vet, unit tests, and the behaviour specs with real processes.
 test: vet
 	$(GO) test -count=1 -timeout 15m ./...
+
+# The conformance suite, as users' pipelines run it (ci/), at CI size: the reference peer must
+# pass (exit 0) and the probe-unlink canary must be caught (exit 1). About a minute on 2 cores.
+# (make test covers the same entry points through specs/conformance.)
+CONFORMANCE_OUT ?= bin/conformance
+conformance: build
+	rm -rf $(CONFORMANCE_OUT)
+	$(BIN) conformance --size quick --quiet --impl '$(abspath $(BIN)) peer' --out $(CONFORMANCE_OUT)/reference
+	@st=0; $(BIN) conformance --size quick --quiet --impl '$(abspath $(BIN)) peer --impl probe-unlink' --out $(CONFORMANCE_OUT)/probe-unlink || st=$$?; \
+	  if [ $$st -ne 1 ]; then echo "make conformance: the probe-unlink canary exited $$st, want 1 (caught)"; exit 1; fi; \
+	  echo "make conformance: the probe-unlink canary was caught (exit 1), as it must be"
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /specs/)

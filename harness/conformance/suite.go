@@ -122,15 +122,22 @@ func Cases(size Size, transport string) []Case {
 	return out
 }
 
-// cost estimates a case's run time in arbitrary units, for balancing shards.
+// cost estimates a case's run time in tenths of a second, for balancing shards: a fixed
+// start and settle, and per round the mean cost of its faults (a pause outlasts every
+// timeout; a plant stops and restarts the whole group).
 func (c Case) cost() int {
-	per := 1
+	sum := 0
 	for _, f := range c.Scenario.Faults {
-		if f == "pause" || strings.HasPrefix(f, "plant-") {
-			per = 4 // a pause outlasts every timeout; a plant restarts the whole group
+		switch {
+		case f == "pause":
+			sum += 60
+		case strings.HasPrefix(f, "plant-"):
+			sum += 20
+		default:
+			sum += 3
 		}
 	}
-	return 4 + c.Rounds*per + c.Peers/4
+	return 20 + c.Peers + c.Rounds*sum/max(1, len(c.Scenario.Faults))
 }
 
 // Config returns the run configuration of c against impl over transport, writing to out.
