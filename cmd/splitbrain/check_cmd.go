@@ -14,7 +14,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("splitbrain check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: splitbrain check DIR\n\nJudges DIR/history.jsonl again with the current checkers, rewrites results.json and junit.xml,\nand exits 0 valid, 1 violation, 2 inconclusive, 3 if the folder cannot be read.\n")
+		fmt.Fprintf(stderr, "usage: splitbrain check DIR\n\nJudges DIR/history.jsonl again with the current checkers, rewrites results.json, junit.xml and timeline.html,\nand exits 0 valid, 1 violation, 2 inconclusive, 3 if the folder cannot be read.\n")
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitHarness
@@ -30,7 +30,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		return exitHarness
 	}
 	results := check.Judge(recs)
-	if err := report.Write(dir, recs, results); err != nil {
+	if err := writeReports(dir, recs, results); err != nil {
 		fmt.Fprintf(stderr, "splitbrain check: write reports: %v\n", err)
 		return exitHarness
 	}
@@ -38,5 +38,6 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "splitbrain check: %v\n", err)
 		return exitHarness
 	}
+	printFooter(stdout, dir, results)
 	return results.ExitCode()
 }

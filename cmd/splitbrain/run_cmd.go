@@ -16,10 +16,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/splitbrain-dev/splitbrain/harness/check"
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/report"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
+	"github.com/splitbrain-dev/splitbrain/harness/timeline"
 )
 
 // runCmd runs a group of peers under faults and judges it. Flags use the standard library:
@@ -40,9 +42,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	settle := fs.Duration("settle", 3*time.Second, "how long peers get after the last fault before every live peer must be connected to the leader")
 	liveness := fs.Duration("liveness", 5*time.Second, "the bound on leaderless time while a peer lives")
 	failpoints := fs.String("failpoints", "", "SPLITBRAIN_FAILPOINTS for every peer, e.g. 'before-listen=sleep(5ms)'")
+	broadcasts := fs.Float64("broadcasts", 5, "broadcast commands a second sent to peers that speak the protocol, during faults and settle, for the delivery check (0: none)")
+	failFast := fs.Bool("fail-fast", false, "end the fault phase at the first violation seen online (then settle, judge and report as usual)")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: splitbrain run [flags]\n\nRuns --peers processes of --impl on one election address, injects faults, and judges the\nhistory. Writes history.jsonl, results.json and junit.xml to --out.\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: splitbrain run [flags]\n\nRuns --peers processes of --impl on one election address, injects faults, and judges the\nhistory. Writes history.jsonl, results.json, junit.xml and timeline.html to --out.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +86,18 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		*impl = shellQuote(self) + " peer"
 	}
+	if *transport != "unix" && *transport != "tcp" {
+		fmt.Fprintf(stderr, "splitbrain run: --transport %q: use unix or tcp\n", *transport)
+		return exitHarness
+	}
+	if *broadcasts < 0 {
+		fmt.Fprintf(stderr, "splitbrain run: --broadcasts %v: use 0 (none) or a positive rate a second\n", *broadcasts)
+		return exitHarness
+	}
+	rate := *broadcasts
+	if rate == 0 {
+		rate = -1 // run.Config: negative sends none, 0 is the default
+	}
 	fl, err := fault.Parse(*faults, *transport)
 	if err != nil {
 		fmt.Fprintf(stderr, "splitbrain run: --faults: %v\n", err)
@@ -93,8 +109,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 
 	// The replay command: every flag that shapes the run, with the seed; not --addr or --out.
 	replay := []string{"splitbrain", "run"}
-	for _, name := range []string{"impl", "transport", "peers", "rounds", "duration", "faults", "settle", "liveness", "failpoints"} {
-		if name == "impl" || set[name] {
+	for _, name := range []string{"impl", "transport", "peers", "rounds", "duration", "faults", "settle", "liveness", "failpoints", "broadcasts", "fail-fast"} {
+		switch {
+		case name == "fail-fast" && *failFast:
+			replay = append(replay, "--fail-fast")
+		case name == "fail-fast":
+		case name == "impl" || set[name]:
 			replay = append(replay, "--"+name, shellQuote(fs.Lookup(name).Value.String()))
 		}
 	}
@@ -104,7 +124,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		Impl: *impl, Transport: *transport, Addr: *addr, Peers: *peers, Rounds: *rounds,
 		Duration: *duration, Faults: fl, Seed: seed, Out: *out, Settle: *settle,
 		Liveness: *liveness, Failpoints: *failpoints, Replay: strings.Join(replay, " "),
-		Report: report.Write,
+		Broadcasts: rate, FailFast: *failFast, Report: writeReports,
 	}
 	if !*quiet {
 		cfg.Progress = stderr
@@ -140,10 +160,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "splitbrain run: harness error: %v\n", err)
 	}
-	fmt.Fprintf(stdout, "splitbrain: %d rounds (%d without a target), %d processes started, %v\n",
-		outcome.Rounds, outcome.Skipped, outcome.Started, outcome.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "splitbrain: %d rounds (%d without a target), %d processes started, %d broadcasts, %v\n",
+		outcome.Rounds, outcome.Skipped, outcome.Started, outcome.Broadcasts, outcome.Elapsed.Round(time.Millisecond))
+	if outcome.StoppedEarly {
+		fmt.Fprintf(stdout, "splitbrain: --fail-fast: the fault phase stopped at %v: %s\n", seconds(outcome.ViolationAt), outcome.Violation)
+	}
 	_ = report.Summary(stdout, outcome.Results, run0(outcome))
-	fmt.Fprintf(stdout, "splitbrain: results in %s\n", outcome.Dir)
+	printFooter(stdout, outcome.Dir, outcome.Results)
 	switch {
 	case got != nil:
 		return 128 + int(got.(syscall.Signal))
@@ -152,6 +175,44 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	return outcome.Results.ExitCode()
 }
+
+// writeReports writes results.json, junit.xml and timeline.html into dir.
+func writeReports(dir string, records []history.Record, results check.Results) error {
+	err := report.Write(dir, records, results)
+	if _, terr := timeline.WriteFile(dir, records, results); terr != nil && err == nil {
+		err = terr
+	}
+	return err
+}
+
+// printFooter ends a summary: when the first violation was seen, and where the files are.
+func printFooter(w io.Writer, dir string, results check.Results) {
+	if at, name, ok := firstViolation(results); ok {
+		fmt.Fprintf(w, "splitbrain: first violation at %v (%s)\n", seconds(at), name)
+	}
+	fmt.Fprintf(w, "splitbrain: results in %s (timeline: %s)\n", dir, filepath.Join(dir, timeline.File))
+}
+
+// firstViolation returns the time of the earliest evidence of any failed invariant, and
+// that invariant's name.
+func firstViolation(results check.Results) (time.Duration, string, bool) {
+	var at time.Duration
+	name, ok := "", false
+	for _, r := range results.Parts {
+		if r.Verdict != check.Fail {
+			continue
+		}
+		for _, e := range r.Evidence {
+			if !ok || e.T < at {
+				at, name, ok = e.T, r.Name, true
+			}
+		}
+	}
+	return at, name, ok
+}
+
+// seconds renders d as seconds with millisecond precision, e.g. "3.142s".
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
 
 func run0(o *run.Outcome) *history.Run {
 	for _, r := range o.Records {

@@ -10,6 +10,9 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 
+// stopped is the delivery status of a peer the harness stopped with SIGSTOP.
+const stopped = "stopped"
+
 // Delivery checks, for white-box peers, that a broadcast reaches every peer that was
 // connected while it was sent, or that its sender is told it failed.
 //
@@ -22,7 +25,9 @@ import (
 //     after tc (the end of the history if none). Every other peer process R whose last
 //     membership event at tc was follower, and which had no membership event (ready, leader,
 //     follower, lost, closed) and no exit in (tc, tEnd], must report a message with id X
-//     at some point after tc. The leader need not: it relays.
+//     at some point after tc. The leader need not: it relays. A fault record that stops
+//     (SIGSTOP) or resumes (SIGCONT) R counts as a membership event of R, and R is not a
+//     follower while stopped: a stopped peer cannot tell that its leader died meanwhile.
 //
 // Broadcast ids must be unique within a run. A command record whose Detail begins with
 // [CommandDropped] never reached the peer and is not judged. NotApplicable when no peer
@@ -55,7 +60,8 @@ type sendKey struct {
 func (Delivery) Check(h []history.Record) Result {
 	var (
 		events     int
-		status     = map[int]string{}          // pid -> last membership event
+		status     = map[int]string{}          // pid -> last membership event, or stopped
+		before     = map[int]string{}          // pid -> its status before it was stopped
 		breaks     = map[int][]time.Duration{} // pid -> times its membership changed
 		exited     = map[int]time.Duration{}
 		phases     []time.Duration
@@ -81,6 +87,25 @@ func (Delivery) Check(h []history.Record) Result {
 			delete(status, r.PID)
 			breaks[r.PID] = append(breaks[r.PID], r.T)
 			exited[r.PID] = r.T
+		case history.KindFault:
+			// A stopped peer cannot notice that its leader is gone: while it is stopped its
+			// last event says nothing. Stopping and resuming it count as membership changes.
+			if r.Fault == nil || r.PID == 0 {
+				continue
+			}
+			switch r.Fault.Signal {
+			case "SIGSTOP":
+				if st, ok := status[r.PID]; ok && st != stopped {
+					before[r.PID] = st
+				}
+				status[r.PID] = stopped
+				breaks[r.PID] = append(breaks[r.PID], r.T)
+			case "SIGCONT":
+				if status[r.PID] == stopped {
+					status[r.PID] = before[r.PID]
+				}
+				breaks[r.PID] = append(breaks[r.PID], r.T)
+			}
 		case history.KindCommand:
 			if r.Command == nil || r.Command.Cmd != protocol.CmdBroadcast || strings.HasPrefix(r.Detail, CommandDropped) {
 				continue // a dropped command never reached the peer

@@ -68,3 +68,34 @@ func TestDeliveryIgnoresDroppedCommandsAndSilentImplementations(t *testing.T) {
 		t.Errorf("a peer that never answers a broadcast: %s %s", r.Verdict, r.Summary)
 	}
 }
+
+// TestDeliveryExcusesStoppedPeers: p1 misses broadcast b2 (sent by p3 at 300ms); that is a
+// violation unless p1 was stopped (SIGSTOP) when b1 was sent or while it was delivered.
+func TestDeliveryExcusesStoppedPeers(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		name       string
+		stop, cont time.Duration
+		want       check.Verdict
+	}{
+		{name: "not stopped", want: check.Fail},
+		{name: "stopped and resumed before", stop: 295 * ms, cont: 298 * ms, want: check.Fail},
+		{name: "stopped across", stop: 295 * ms, cont: 305 * ms, want: check.Pass},
+		{name: "stopped during delivery", stop: 302 * ms, cont: 305 * ms, want: check.Pass},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := slices.DeleteFunc(load(t, "good.jsonl"), func(r history.Record) bool {
+				return r.Kind == history.KindEvent && r.Event.Event == "message" && r.Event.ID == "b2"
+			})
+			if tt.stop > 0 {
+				h = append(h,
+					history.Record{T: tt.stop, Kind: history.KindFault, Peer: "p1", PID: 104, Fault: &history.Fault{Name: "pause", Target: "p1", PID: 104, Signal: "SIGSTOP"}},
+					history.Record{T: tt.cont, Kind: history.KindFault, Peer: "p1", PID: 104, Fault: &history.Fault{Name: "resume", Target: "p1", PID: 104, Signal: "SIGCONT"}})
+				slices.SortStableFunc(h, func(a, b history.Record) int { return int(a.T - b.T) })
+			}
+			if r := (check.Delivery{}).Check(h); r.Verdict != tt.want {
+				t.Errorf("delivery %s, want %s: %s", r.Verdict, tt.want, r.Summary)
+			}
+		})
+	}
+}

@@ -86,11 +86,14 @@ func All() []Fault {
 	}
 }
 
-// Default is the fault list of a run without --faults: everything but the plants, which
-// need a file at the address for a while and so slow a run down.
+// Default is the fault list of a run without --faults: everything but kill-at-failpoint
+// (which needs every peer to announce its failpoints). The plants are in: a peer may keep
+// retrying or refuse the planted address with an error exit, and the checkers accept both
+// (check.NoUnexpectedExits); it must never remove the plant.
 func Default() []string {
 	return []string{"kill-leader", "term-leader", "kill-follower", "term-follower",
-		"kill-new-leader", "pause", "start", "storm", "restart-dead", "stale-socket"}
+		"kill-new-leader", "pause", "start", "storm", "restart-dead", "stale-socket",
+		"plant-file", "plant-dir", "plant-foreign-socket"}
 }
 
 // Names returns the names of All.

@@ -50,6 +50,15 @@ type Config struct {
 	// Failpoints is set as SPLITBRAIN_FAILPOINTS for every peer, joined with what the
 	// chosen faults need (fault.FailpointUser).
 	Failpoints string
+	// Broadcasts is how many broadcast commands a second the run sends, at random times
+	// (exponential gaps), to random live white-box peers (those that wrote any event) during
+	// the fault phase and the first half of the settle time, so that the delivery checker
+	// judges real traffic. 0 means the default, 5 a second; negative sends none.
+	Broadcasts float64
+	// FailFast ends the fault phase at the first violation the run sees online (two
+	// listeners, or an orphaned one, in a kernel observation); the run still settles, judges
+	// and reports. Without it the fault phase lasts its full Duration or Rounds.
+	FailFast bool
 	// Replay is the command that replays this run, recorded in the history.
 	Replay string
 	// Progress, if set, gets a progress line while the run goes (an updating line when it
@@ -108,6 +117,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Sample <= 0 {
 		c.Sample = 20 * time.Millisecond
+	}
+	if c.Broadcasts == 0 {
+		c.Broadcasts = 5
 	}
 	if c.Grace <= 0 {
 		c.Grace = 2 * time.Second

@@ -25,6 +25,7 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
 	"github.com/splitbrain-dev/splitbrain/harness/proc"
+	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 
 // Outcome is what came of a run. Results are set whenever the history was judged, even
@@ -40,6 +41,15 @@ type Outcome struct {
 	Interrupted bool           // ctx ended before the run did
 	NoLeader    bool           // no first leader appeared, so no faults ran
 	Elapsed     time.Duration
+	// Broadcasts is how many broadcast commands the run handed to peers (not counting those
+	// dropped because the peer had exited or did not read stdin).
+	Broadcasts int
+	// Violation says what the first violation seen online was ("" if none: the checkers may
+	// still find one afterwards), and ViolationAt when, since the run began.
+	Violation   string
+	ViolationAt time.Duration
+	// StoppedEarly is set when FailFast ended the fault phase at that violation.
+	StoppedEarly bool
 }
 
 // Observer is the kernel view the run needs (kernel.Observer implements it).
@@ -127,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 		secret: secret,
 	}
 	r.prog = newProgress(cfg.Progress)
-	r.group = proc.NewGroup(base, r.rec.add, proc.Options{LogDir: logs})
+	r.group = proc.NewGroup(base, r.sink, proc.Options{LogDir: logs})
 	var names []string
 	var fps []string
 	if cfg.Failpoints != "" {
@@ -153,6 +163,10 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	out.Elapsed = time.Since(base)
 	out.Records = r.rec.records()
 	out.Started = len(r.group.Peers())
+	out.Broadcasts = int(r.broadcasts.Load())
+	r.mu.Lock()
+	out.Violation, out.ViolationAt = r.violation, r.violationAt
+	r.mu.Unlock()
 	r.prog.done()
 	if err := r.rec.w.Flush(); err != nil && herr == nil {
 		herr = fmt.Errorf("write history: %w", err)
@@ -192,6 +206,8 @@ type run struct {
 	secret     string
 	bg         sync.WaitGroup
 	pausing    atomic.Int32
+	broadcasts atomic.Int64
+	stopFaults context.CancelFunc // ends the fault phase early (FailFast)
 
 	mu     sync.Mutex
 	byPID  map[int]*proc.Peer    // every peer ever started
@@ -199,7 +215,11 @@ type run struct {
 	ids    []string              // ids in order of first start
 	nextID int
 	prev   *kernel.Snapshot // the last recorded snapshot
-	obsMu  sync.Mutex       // one snapshot at a time, so records stay in order
+	talked map[string]bool  // ids that wrote at least one event: white-box peers
+	// violation is the first violation seen online, at violationAt.
+	violation   string
+	violationAt time.Duration
+	obsMu       sync.Mutex // one snapshot at a time, so records stay in order
 }
 
 // main runs the phases; every path out of it stops and reaps the peers.
@@ -229,8 +249,24 @@ func (r *run) main(ctx context.Context) (err error) {
 		return nil
 	}
 	r.phase("faults")
+	fctx, stopFaults := context.WithCancel(ctx)
+	defer stopFaults()
+	r.mu.Lock()
+	r.stopFaults = stopFaults
+	early := r.violation != "" && r.cfg.FailFast
+	r.mu.Unlock()
+	if early {
+		stopFaults()
+	}
+	bctx, stopBroadcasts := context.WithCancel(ctx)
+	var caster sync.WaitGroup
+	if r.cfg.Broadcasts > 0 {
+		caster.Add(1)
+		go func() { defer caster.Done(); r.broadcast(bctx) }()
+	}
+	defer func() { stopBroadcasts(); caster.Wait() }()
 	began := time.Now()
-	for round := 1; ctx.Err() == nil; round++ {
+	for round := 1; fctx.Err() == nil; round++ {
 		if r.cfg.Rounds > 0 && round > r.cfg.Rounds {
 			break
 		}
@@ -239,20 +275,23 @@ func (r *run) main(ctx context.Context) (err error) {
 		}
 		f := r.cfg.Faults[r.rng.IntN(len(r.cfg.Faults))]
 		r.prog.round(round, f.Name(), began, len(r.group.Live()))
-		err := f.Inject(ctx, r)
+		err := f.Inject(fctx, r)
 		r.out.Rounds = round
 		switch {
+		case err != nil && fctx.Err() != nil:
+			// Interrupted, or stopped at the first violation: the round is cut short.
 		case errors.Is(err, fault.ErrNoTarget):
 			r.out.Skipped++
 			r.Record(history.Record{Kind: history.KindFault, Fault: &history.Fault{Name: f.Name(), Detail: "skipped: " + err.Error()}})
-		case err != nil && ctx.Err() != nil:
-			return nil
 		case err != nil:
 			return fmt.Errorf("round %d, fault %s: %w", round, f.Name(), err)
 		default:
 			r.out.FaultCounts[f.Name()]++
 		}
 		r.observe("after " + f.Name())
+		if fctx.Err() != nil {
+			break
+		}
 		// Keep the group meaningful: bring back the dead when half are gone.
 		if live := len(r.group.Live()); live < (r.cfg.Peers+1)/2 {
 			if ids := r.DeadIDs(); len(ids) > 0 {
@@ -263,16 +302,31 @@ func (r *run) main(ctx context.Context) (err error) {
 				}
 			}
 		}
-		r.waitSettled(ctx, r.cfg.Liveness, true)
+		r.waitSettled(fctx, r.cfg.Liveness, true)
 	}
 	if ctx.Err() != nil {
 		return nil
+	}
+	if fctx.Err() != nil {
+		r.out.StoppedEarly = true
+		r.mu.Lock()
+		what := r.violation
+		r.mu.Unlock()
+		r.Record(history.Record{Kind: history.KindFault, Fault: &history.Fault{Name: "fail-fast",
+			Detail: "fault phase stopped at the first violation: " + what}})
 	}
 	// Quiescence: no more faults; wait for pauses to end, give the group Settle, look.
 	r.prog.set("settling")
 	r.bg.Wait()
 	r.phase("settle")
-	if err := sleepCtx(ctx, r.cfg.Settle); err != nil {
+	// Traffic goes on through the first half of the settle time, so that the last broadcasts
+	// have the second half to be answered before the end.
+	if err := sleepCtx(ctx, r.cfg.Settle/2); err != nil {
+		return nil
+	}
+	stopBroadcasts()
+	caster.Wait()
+	if err := sleepCtx(ctx, r.cfg.Settle-r.cfg.Settle/2); err != nil {
 		return nil
 	}
 	r.phase("quiesce")
@@ -321,8 +375,94 @@ func (r *run) snapshot(detail string) (kernel.Snapshot, bool) {
 	r.mu.Unlock()
 	if changed || detail != "" {
 		r.rec.add(history.Record{T: t, Kind: history.KindObservation, Snapshot: &s, Detail: detail})
+		r.judgeOnline(s)
 	}
 	return s, true
+}
+
+// judgeOnline notes the first violation one observation shows by itself: more than one
+// listener (single-listener) or an orphaned one (reachable-leader). With FailFast it ends
+// the fault phase. The checkers judge the history again at the end; this is only early.
+func (r *run) judgeOnline(s kernel.Snapshot) {
+	what := ""
+	switch {
+	case len(s.Listeners) > 1:
+		what = fmt.Sprintf("single-listener: %d listeners on the address", len(s.Listeners))
+	default:
+		for _, l := range s.Listeners {
+			if l.Orphaned {
+				what = fmt.Sprintf("reachable-leader: listener inode %d held by pids %v is orphaned", l.Inode, l.PIDs)
+				break
+			}
+		}
+	}
+	if what == "" {
+		return
+	}
+	r.mu.Lock()
+	first := r.violation == ""
+	if first {
+		r.violation, r.violationAt = what, s.Taken
+	}
+	stop := r.stopFaults
+	r.mu.Unlock()
+	if !first {
+		return
+	}
+	r.prog.set("violation at %v: %s", s.Taken.Round(time.Millisecond), what)
+	if r.cfg.FailFast && stop != nil {
+		stop()
+	}
+}
+
+// sink receives every record of the process group: it notes which peers speak the protocol.
+func (r *run) sink(rec history.Record) {
+	if rec.Kind == history.KindEvent {
+		r.mu.Lock()
+		if !r.talked[rec.Peer] {
+			if r.talked == nil {
+				r.talked = map[string]bool{}
+			}
+			r.talked[rec.Peer] = true
+		}
+		r.mu.Unlock()
+	}
+	r.rec.add(rec)
+}
+
+// broadcast sends broadcast commands with unique ids ("b1", "b2", ...) and small random
+// payloads to random live white-box peers, with exponential gaps of mean 1/Broadcasts
+// seconds, until ctx ends. It has its own random source (derived from the seed) so that the
+// fault schedule does not depend on how many broadcasts went out.
+func (r *run) broadcast(ctx context.Context) {
+	rng := mrand.New(mrand.NewPCG(uint64(r.cfg.Seed)^0xb5ad4eceda1ce2a9, 0x62726f6164636173))
+	mean := float64(time.Second) / r.cfg.Broadcasts
+	for n := 1; ; {
+		if sleepCtx(ctx, time.Duration(rng.ExpFloat64()*mean)) != nil {
+			return
+		}
+		var talkers []*proc.Peer
+		r.mu.Lock()
+		for _, p := range r.group.Live() {
+			if r.talked[p.ID()] {
+				talkers = append(talkers, p)
+			}
+		}
+		r.mu.Unlock()
+		if len(talkers) == 0 {
+			continue
+		}
+		p := talkers[rng.IntN(len(talkers))]
+		data := make([]byte, 8)
+		for i := range data {
+			data[i] = byte(rng.UintN(256))
+		}
+		cmd := protocol.Command{Cmd: protocol.CmdBroadcast, ID: fmt.Sprintf("b%d", n), Data: hex.EncodeToString(data)}
+		n++
+		if p.Send(cmd) {
+			r.broadcasts.Add(1)
+		}
+	}
 }
 
 func (r *run) observe(detail string) { r.snapshot(detail) }
@@ -396,6 +536,9 @@ func (r *run) waitSettled(ctx context.Context, d time.Duration, full bool) bool 
 		}
 		if time.Now().After(deadline) || sleepCtx(ctx, r.cfg.Sample) != nil {
 			return false
+		}
+		if !full && len(r.group.Live()) == 0 {
+			return false // every peer has exited: no leader can appear
 		}
 	}
 }

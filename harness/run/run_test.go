@@ -1,7 +1,9 @@
 package run_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -9,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,14 +20,19 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/check"
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
+	refpeer "github.com/splitbrain-dev/splitbrain/harness/peer"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
 )
 
 const helperEnv = "SPLITBRAIN_RUN_TEST_HELPER"
 
 var helpers = map[string]func(){
-	"flock": func() { peer(true) },
-	"racy":  func() { peer(false) },
+	"flock": func() { peer(true, false) },
+	"racy":  func() { peer(false, false) },
+	// lossy elects like flock but acks every broadcast as sent and never relays it.
+	"lossy": func() { peer(true, true) },
+	// reference is the reference peer (the election library), as `splitbrain peer` runs it.
+	"reference": func() { os.Exit(refpeer.Main(nil, os.Stderr)) },
 }
 
 func TestMain(m *testing.M) {
@@ -38,10 +46,25 @@ func TestMain(m *testing.M) {
 // peer is a small unix-socket election peer. With lock, it is correct enough: the election
 // runs under an flock that the leader holds for as long as it leads, so the stale-socket
 // unlink can never hit a live listener. Without it, it is the classic bug: probe, sleep (to
-// widen the race), unlink, listen.
-func peer(lock bool) {
+// widen the race), unlink, listen. With lossy, it reads broadcast commands and reports each
+// one sent at once, though nothing is ever sent: a peer that loses messages and lies.
+func peer(lock, lossy bool) {
 	addr := os.Getenv("SPLITBRAIN_ADDR")
-	say := func(ev string) { fmt.Printf(`{"event":%q}`+"\n", ev) }
+	var out sync.Mutex
+	say := func(ev string) { out.Lock(); fmt.Printf(`{"event":%q}`+"\n", ev); out.Unlock() }
+	if lossy {
+		go func() {
+			sc := bufio.NewScanner(os.Stdin)
+			for sc.Scan() {
+				var c struct{ Cmd, ID string }
+				if json.Unmarshal(sc.Bytes(), &c) == nil && c.Cmd == "broadcast" {
+					out.Lock()
+					fmt.Printf(`{"event":"sent","id":%q}`+"\n", c.ID)
+					out.Unlock()
+				}
+			}
+		}()
+	}
 	say("ready")
 	for {
 		if c, err := net.Dial("unix", addr); err == nil {
@@ -228,4 +251,89 @@ func TestBadConfigNamesTheFix(t *testing.T) {
 			t.Log(err)
 		}
 	}
+}
+
+// TestDeliveryIsJudgedOnRealTraffic runs the reference peer and a peer that acks broadcasts
+// without relaying them, under follower churn, with the run's own broadcast traffic: the
+// reference passes delivery with recipients to check, the lossy peer fails it.
+func TestDeliveryIsJudgedOnRealTraffic(t *testing.T) {
+	for _, tt := range []struct {
+		helper string
+		want   check.Verdict
+	}{
+		{helper: "reference", want: check.Pass},
+		{helper: "lossy", want: check.Fail},
+	} {
+		t.Run(tt.helper, func(t *testing.T) {
+			cfg := config(t, tt.helper, "kill-follower", "term-leader", "start", "restart-dead")
+			cfg.Rounds = 6
+			cfg.Broadcasts = 20
+			out, err := run.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkNothingLeft(t, out)
+			d, _ := out.Results.Get("delivery")
+			if d.Verdict != tt.want || out.Broadcasts == 0 || d.Figures["deliveries_required"] == 0 {
+				t.Fatalf("delivery %s (want %s) after %d broadcasts, figures %v:\n%s", d.Verdict, tt.want, out.Broadcasts, d.Figures, summary(out))
+			}
+			for _, p := range out.Results.Parts {
+				if p.Name != "delivery" && p.Verdict == check.Fail {
+					t.Errorf("%s failed too: %s", p.Name, p.Summary)
+				}
+			}
+			t.Logf("%d broadcasts: %s", out.Broadcasts, d.Summary)
+		})
+	}
+}
+
+func TestNoBroadcastsWhenDisabled(t *testing.T) {
+	cfg := config(t, "reference", "kill-follower")
+	cfg.Rounds = 2
+	cfg.Broadcasts = -1
+	out, err := run.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := out.Results.Get("delivery")
+	if out.Broadcasts != 0 || d.Verdict != check.NotApplicable {
+		t.Errorf("broadcasts %d, delivery %s: %s", out.Broadcasts, d.Verdict, d.Summary)
+	}
+}
+
+// TestFailFastStopsAtTheFirstViolation runs the probe-then-unlink peer for up to a minute
+// of faults with FailFast: the fault phase ends at the first violation seen online, and the
+// run still settles, judges (a violation) and reports.
+func TestFailFastStopsAtTheFirstViolation(t *testing.T) {
+	// One peer leads alone at first, so the first violation comes from a fault: storms add
+	// followers, and killing their leader makes them race.
+	cfg := config(t, "racy", "storm", "kill-leader", "stale-socket")
+	cfg.Peers, cfg.MaxLive = 1, 8
+	cfg.Rounds = 0
+	cfg.Duration = time.Minute
+	cfg.Liveness = time.Second
+	cfg.FailFast = true
+	var reports int
+	cfg.Report = func(string, []history.Record, check.Results) error { reports++; return nil }
+	out, err := run.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNothingLeft(t, out)
+	if !out.StoppedEarly || out.Violation == "" || out.Elapsed > 45*time.Second {
+		t.Fatalf("stopped early %v at %v (%q), run took %v", out.StoppedEarly, out.ViolationAt, out.Violation, out.Elapsed)
+	}
+	if out.Results.ExitCode() != check.ExitViolation || reports != 1 {
+		t.Fatalf("exit %d, reports %d:\n%s", out.Results.ExitCode(), reports, summary(out))
+	}
+	var phases []string
+	for _, r := range out.Records {
+		if r.Kind == history.KindPhase {
+			phases = append(phases, r.Detail)
+		}
+	}
+	if got := strings.Join(phases, ","); got != "faults,settle,quiesce,end" {
+		t.Errorf("phases %s", got)
+	}
+	t.Logf("first violation at %v: %s; run took %v", out.ViolationAt, out.Violation, out.Elapsed)
 }
