@@ -655,6 +655,20 @@ func (d *driver) do(ctx context.Context, st Step) (string, error) {
 			marks[id] = 0
 		}
 		d.fault("start", nil, "", strings.Join(st.Peers, " "))
+		if d.cfg.Mode == ModeSteered && !st.Steered {
+			// Steered schedules keep their races in the steering: free peers start one
+			// after the other, each once the group is at rest, so a schedule replays (and
+			// shrinks) as one interleaving. Storms of free peers are timing schedules'.
+			for _, id := range st.Peers {
+				if err := d.start([]string{id}, false, 0); err != nil {
+					return "", err
+				}
+				if _, err := d.rest(ctx); err != nil {
+					return "", err
+				}
+			}
+			return "one after the other", nil
+		}
 		if err := d.start(st.Peers, st.Steered, st.Gap); err != nil {
 			return "", err
 		}
@@ -828,25 +842,22 @@ func (d *driver) plant(ctx context.Context, st Step) (string, error) {
 	d.mu.Lock()
 	d.plants = append(d.plants, planted)
 	d.mu.Unlock()
-	if err := d.start(st.Peers, false, 0); err != nil {
-		return "", err
-	}
-	// Each peer gets its chance to do damage: two failpoints passed (an attempt), an exit,
-	// or cfg.Quiet of silence (a black-box peer says nothing at all).
-	_, err = d.waitFor(ctx, startWait, func(kernel.Snapshot) bool {
-		for _, id := range st.Peers {
+	// Each peer in turn (one interleaving) gets its chance to do damage: two failpoints
+	// passed (an attempt), an exit, or cfg.Quiet of silence (a black-box peer says nothing).
+	for _, id := range st.Peers {
+		if err := d.start([]string{id}, false, 0); err != nil {
+			return "", err
+		}
+		_, err = d.waitFor(ctx, startWait, func(kernel.Snapshot) bool {
 			ps := d.state(id)
 			d.mu.Lock()
 			tried := ps.passes >= 2
 			d.mu.Unlock()
-			if !tried && !d.atRest(id, -1) && !d.quietBlackBox(id) {
-				return false
-			}
+			return tried || d.atRest(id, -1) || d.quietBlackBox(id)
+		})
+		if err != nil {
+			return "", err
 		}
-		return true
-	})
-	if err != nil {
-		return "", err
 	}
 	d.mu.Lock()
 	d.plants = slices.DeleteFunc(d.plants, func(p history.Plant) bool { return p.Path == planted.Path })

@@ -205,7 +205,7 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 			res.LeaderKills += ex.kills
 			lastRecs = ex.lastRecs
 			if cfg.Progress != nil {
-				fmt.Fprintf(cfg.Progress, "chaos: schedule %d (seed %d) passed, %v\n", i+1, seed, time.Since(begin).Round(time.Millisecond))
+				fmt.Fprintf(cfg.Progress, "chaos: schedule %d (seed %d, %d steps) passed, %v\n", i+1, seed, ex.steps, time.Since(begin).Round(time.Millisecond))
 			}
 			continue
 		}
@@ -322,6 +322,7 @@ type exploration struct {
 	searching bool // no failure yet in this seed: count kills
 	runs      int
 	kills     int // leader kills of the last passing run
+	steps     int // steps of the last run
 	harness   error
 	first     *Schedule // the first failing schedule
 	foundAt   time.Time
@@ -348,6 +349,7 @@ func (ex *exploration) prop(t *rapid.T) {
 			ex.harness = m.harness
 		}
 		ex.lastRecs = d.records()
+		ex.steps = len(d.steps)
 		if d.violation == nil {
 			if ex.searching {
 				ex.kills = d.leaderKills
