@@ -3,6 +3,7 @@ package kernel
 import (
 	"slices"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -11,11 +12,31 @@ import (
 // ownerScan finds which processes hold which socket inodes by reading /proc/PID/fd.
 // It reuses its buffers and calls getdents/openat/readlinkat directly on NUL-terminated
 // byte slices, so a scan allocates only for the sockets it is asked about.
+//
+// Large scans are split over several workers, each with its own buffers: reading
+// /proc/PID/fd of many processes is mostly waiting in the kernel (per-process locks and
+// dentry lookups), so a few scans at once finish sooner even on 2 cores.
 type ownerScan struct {
 	dents []byte // getdents64 buffer
 	link  []byte // readlinkat target
 	path  []byte // "PID/fd\x00"
+	found []owned
+	// workers are the extra scans of a parallel scan, made on first use.
+	workers []*ownerScan
 }
+
+// owned is one (socket inode, pid) pair a worker found.
+type owned struct {
+	ino uint64
+	pid int
+}
+
+// Parallel scan tuning: a scan of at least parallelMin pids is split over parallelScans
+// workers (measured in BenchmarkSnapshotProcesses; docs/BENCHMARKS.md, "scale").
+const (
+	parallelMin   = 64
+	parallelScans = 4
+)
 
 func newOwnerScan() *ownerScan {
 	return &ownerScan{
@@ -38,19 +59,20 @@ func (s *ownerScan) scan(pids []int, want map[uint64][]int) error {
 		return err
 	}
 	defer unix.Close(proc)
-	if pids != nil {
+	if pids == nil {
+		// Collect the pids first: the dents buffer is reused by scanPID.
+		if pids, err = s.listPIDs(proc); err != nil {
+			return err
+		}
+	}
+	if len(pids) < parallelMin {
+		s.found = s.found[:0]
 		for _, pid := range pids {
 			s.scanPID(proc, pid, want)
 		}
+		s.collect(want)
 	} else {
-		// Collect the pids first: the dents buffer is reused by scanPID.
-		all, err := s.listPIDs(proc)
-		if err != nil {
-			return err
-		}
-		for _, pid := range all {
-			s.scanPID(proc, pid, want)
-		}
+		s.scanParallel(proc, pids, want)
 	}
 	for ino, ps := range want {
 		if len(ps) > 1 {
@@ -88,7 +110,38 @@ func (s *ownerScan) listPIDs(proc int) ([]int, error) {
 	}
 }
 
-// scanPID records pid as an owner of every wanted inode among its fds.
+// scanParallel scans pids in parallelScans interleaved slices, one worker each; want is
+// only read while they run.
+func (s *ownerScan) scanParallel(proc int, pids []int, want map[uint64][]int) {
+	for len(s.workers) < parallelScans {
+		s.workers = append(s.workers, newOwnerScan())
+	}
+	var wg sync.WaitGroup
+	for i, w := range s.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.found = w.found[:0]
+			for j := i; j < len(pids); j += len(s.workers) {
+				w.scanPID(proc, pids[j], want)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, w := range s.workers {
+		w.collect(want)
+	}
+}
+
+// collect adds what s found to want.
+func (s *ownerScan) collect(want map[uint64][]int) {
+	for _, f := range s.found {
+		want[f.ino] = append(want[f.ino], f.pid)
+	}
+}
+
+// scanPID appends to s.found a pair for every wanted inode among pid's fds; want is only
+// read.
 func (s *ownerScan) scanPID(proc, pid int, want map[uint64][]int) {
 	if pid <= 0 {
 		return
@@ -120,8 +173,8 @@ func (s *ownerScan) scanPID(proc, pid int, want map[uint64][]int) {
 			if !ok {
 				return
 			}
-			if ps, ok := want[ino]; ok {
-				want[ino] = append(ps, pid)
+			if _, ok := want[ino]; ok {
+				s.found = append(s.found, owned{ino: ino, pid: pid})
 			}
 		})
 	}
