@@ -86,4 +86,3 @@ func startHelper(b *testing.B, name, arg string) int {
 	}
 	return cmd.Process.Pid
 }
-
