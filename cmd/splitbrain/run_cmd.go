@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -136,13 +137,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	var got os.Signal
+	var gotSig atomic.Value // the os.Signal that interrupted the run
 	go func() {
 		s, ok := <-sigs
 		if !ok {
 			return
 		}
-		got = s
+		gotSig.Store(s)
 		fmt.Fprintf(stderr, "\nsplitbrain: %v: stopping peers and writing the report (again to quit at once)\n", s)
 		cancel()
 		if s2, ok := <-sigs; ok {
@@ -167,10 +168,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	_ = report.Summary(stdout, outcome.Results, run0(outcome))
 	printFooter(stdout, outcome.Dir, outcome.Results)
+	got, _ := gotSig.Load().(os.Signal)
 	switch {
 	case got != nil:
+		fmt.Fprintf(stdout, "splitbrain: interrupted by %v (exit %d); the report covers the run up to then\n", got, 128+int(got.(syscall.Signal)))
 		return 128 + int(got.(syscall.Signal))
 	case err != nil:
+		fmt.Fprintf(stdout, "splitbrain: the harness failed (exit %d), so the verdict above does not count: %v\n", exitHarness, err)
 		return exitHarness
 	}
 	return outcome.Results.ExitCode()
