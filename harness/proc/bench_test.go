@@ -215,12 +215,16 @@ func quantiles(b *testing.B, prefix string, ds []time.Duration) {
 	b.ReportMetric(at(0.99), prefix+"-p99-µs")
 }
 
+// minRounds is the fewest failover rounds run per group size, whatever b.N, so that one
+// slow or unsettled first round does not end a sub-benchmark with no sample.
+var minRounds = map[int]int{10: 20, 50: 10, 200: 5}
+
 // BenchmarkFailover measures failover as the harness sees it: one op is one round, SIGKILL
 // to the leader's process group, then snapshots back to back until a surviving peer holds
 // a reachable listener (leader-*) and every survivor is connected to it (all-*), in µs from
 // just before kill(2). The victim is restarted and the group settles again untimed. A round
 // that does not settle within 5s (a canary's split brain) counts in unsettled/op and the
-// group is started afresh.
+// group is started afresh. Each size runs at least minRounds rounds.
 func BenchmarkFailover(b *testing.B) {
 	bin := splitbrainBin(b)
 	for _, impl := range []string{"reference", "probe-unlink", "no-lock"} {
@@ -235,8 +239,9 @@ func BenchmarkFailover(b *testing.B) {
 				}
 				var toLeader, toAll []time.Duration
 				unsettled := 0
+				rounds := max(b.N, minRounds[n])
 				b.ResetTimer()
-				for range b.N {
+				for range rounds {
 					tl, ta, ok := bg.round(leader)
 					b.StopTimer()
 					if ok {
@@ -254,7 +259,10 @@ func BenchmarkFailover(b *testing.B) {
 				}
 				quantiles(b, "leader", toLeader)
 				quantiles(b, "all", toAll)
-				b.ReportMetric(float64(unsettled)/float64(b.N), "unsettled/op")
+				// More rounds than b.N may run: ns/op is per round actually run.
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rounds), "ns/op")
+				b.ReportMetric(float64(rounds), "rounds")
+				b.ReportMetric(float64(unsettled)/float64(rounds), "unsettled/op")
 			})
 		}
 	}
