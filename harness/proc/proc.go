@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,12 +31,14 @@ var (
 
 // Options bound what a Group keeps of each peer. Zero fields take the defaults shown.
 type Options struct {
-	MaxLine     int           // longest stdout/stderr line kept, in bytes; default 64 KiB
-	MaxStdout   int64         // stdout bytes per peer turned into records (64 more per line); default 8 MiB
-	StderrLines int           // stderr lines kept for the exit record; default 20
-	MaxLog      int64         // bytes of stderr written to a peer's log file; default 16 MiB
-	StdinQueue  int           // commands queued per peer before Send drops; default 64
-	WaitDelay   time.Duration // how long Wait waits for pipes after the process ends; default 2s
+	MaxLine      int           // longest stdout/stderr line kept, in bytes; default 64 KiB
+	MaxStdout    int64         // stdout bytes per peer turned into records (recordOverhead more per line); default 8 MiB
+	MaxAllStdout int64         // the same, for all peers of the Group together; default 256 MiB
+	MaxBadLines  int           // protocol-error records kept per peer; later bad lines are only counted; default 100
+	StderrLines  int           // stderr lines kept for the exit record; default 20
+	MaxLog       int64         // bytes of stderr written to a peer's log file; default 16 MiB
+	StdinQueue   int           // commands queued per peer before Send drops; default 64
+	WaitDelay    time.Duration // how long Wait waits for pipes after the process ends; default 2s
 	// LogDir, if set, gets one stderr log per peer id, "ID.stderr.log" (appended across
 	// restarts of the same id).
 	LogDir string
@@ -47,6 +50,12 @@ func (o *Options) defaults() {
 	}
 	if o.MaxStdout <= 0 {
 		o.MaxStdout = 8 << 20
+	}
+	if o.MaxAllStdout <= 0 {
+		o.MaxAllStdout = 256 << 20
+	}
+	if o.MaxBadLines <= 0 {
+		o.MaxBadLines = 100
 	}
 	if o.StderrLines <= 0 {
 		o.StderrLines = 20
@@ -86,6 +95,8 @@ type Group struct {
 	mu     sync.Mutex
 	peers  []*Peer
 	closed bool
+
+	stdoutAll atomic.Int64 // bytes charged against MaxAllStdout
 }
 
 // NewGroup returns a Group stamping records with time.Since(base) and handing them to sink.
@@ -114,6 +125,7 @@ type Peer struct {
 	exit      *history.Exit
 	stdoutBud int64
 	dropped   int64
+	badLines  int
 }
 
 // ID returns the peer id.
@@ -250,41 +262,57 @@ func (p *Peer) wait(out, errw *lineWriter, logf *os.File) {
 	p.mu.Unlock()
 	if dropped > 0 {
 		p.g.sink(history.Record{T: p.g.now(), Kind: history.KindProtocolError, Peer: p.id, PID: p.pid,
-			Detail: fmt.Sprintf("stdout over %d bytes: %d lines dropped", p.g.opt.MaxStdout, dropped)})
+			Detail: fmt.Sprintf("stdout over its budget (%d bytes a peer, %d for all, %d bad lines): %d lines dropped",
+				p.g.opt.MaxStdout, p.g.opt.MaxAllStdout, p.g.opt.MaxBadLines, dropped)})
 	}
 	p.g.sink(history.Record{T: p.g.now(), Kind: history.KindExit, Peer: p.id, PID: p.pid, Exit: ex})
 	close(p.done)
 }
 
-// recordOverhead is what a record costs beyond its line, charged against MaxStdout so that a
+// recordOverhead is what a record costs in memory beyond its line (the Record, the event,
+// the slice slot: about this much, measured), charged against the stdout budgets so that a
 // flood of tiny lines is bounded too.
-const recordOverhead = 64
+const recordOverhead = 512
 
 func (p *Peer) stdoutLine(line []byte, long bool) {
 	<-p.started
+	var (
+		ev  protocol.Event
+		err error
+	)
+	if !long {
+		ev, err = protocol.ParseEvent(line)
+	}
+	bad := long || err != nil
+	cost := int64(len(line)) + recordOverhead
 	p.mu.Lock()
-	p.stdoutBud += int64(len(line)) + recordOverhead
-	over := p.stdoutBud > p.g.opt.MaxStdout
+	over := p.stdoutBud+cost > p.g.opt.MaxStdout || (bad && p.badLines >= p.g.opt.MaxBadLines)
+	if !over && p.g.stdoutAll.Add(cost) > p.g.opt.MaxAllStdout {
+		p.g.stdoutAll.Add(-cost)
+		over = true
+	}
 	if over {
 		p.dropped++
+	} else {
+		p.stdoutBud += cost
+		if bad {
+			p.badLines++
+		}
 	}
 	p.mu.Unlock()
 	if over {
 		return
 	}
 	rec := history.Record{T: p.g.now(), Peer: p.id, PID: p.pid}
-	if long {
+	switch {
+	case long:
 		rec.Kind = history.KindProtocolError
 		rec.Detail = fmt.Sprintf("%v: line longer than %d bytes: %q...", protocol.ErrProtocol,
 			p.g.opt.MaxLine, clip(line))
-		p.g.sink(rec)
-		return
-	}
-	ev, err := protocol.ParseEvent(line)
-	if err != nil {
+	case err != nil:
 		rec.Kind = history.KindProtocolError
 		rec.Detail = err.Error()
-	} else {
+	default:
 		rec.Kind = history.KindEvent
 		rec.Event = &ev
 	}
