@@ -32,6 +32,9 @@ type peerSpec struct {
 	SecretFile string // tcp only
 	Failpoints string // SPLITBRAIN_FAILPOINTS; "" for none
 	UID        int    // 0: the test's own user; otherwise this uid and gid
+	// Gated peers wait, in a shell, for one line on stdin ("go") before they exec the
+	// peer, so that a storm's processes are all forked before any of them elects.
+	Gated bool
 }
 
 // peer is one running `splitbrain peer` process. Its stdout is parsed as protocol events.
@@ -63,6 +66,10 @@ func launchPeer(s peerSpec) (*peer, error) {
 		args = append(args, "--impl", impl)
 	}
 	cmd := exec.Command(splitbrainBin, args...)
+	if s.Gated {
+		// The shell's read takes exactly one line from the pipe; exec keeps the pid.
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `read -r _ && exec "$0" "$@"`, splitbrainBin}, args...)...)
+	}
 	for _, kv := range os.Environ() {
 		// Hermetic: nothing of the test's own SPLITBRAIN_* settings leaks into a peer.
 		if !strings.HasPrefix(kv, "SPLITBRAIN_") {
@@ -132,6 +139,12 @@ func (p *peer) send(c protocol.Command) {
 	GinkgoHelper()
 	_, err := p.stdin.Write(protocol.Encode(c))
 	Expect(err).NotTo(HaveOccurred(), "write %s to %s's stdin", c.Cmd, p.ID)
+}
+
+// release lets a gated peer go.
+func (p *peer) release() error {
+	_, err := p.stdin.Write([]byte("go\n"))
+	return err
 }
 
 // stderr is what the peer wrote on stderr so far.

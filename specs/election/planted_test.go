@@ -75,6 +75,16 @@ var (
 	}
 )
 
+// plantStaleSocket leaves a socket of ours at path that nothing listens on: bound, closed,
+// never unlinked, as a crashed leader leaves it.
+func plantStaleSocket(path string) {
+	GinkgoHelper()
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	Expect(err).NotTo(HaveOccurred())
+	l.SetUnlinkOnClose(false)
+	Expect(l.Close()).To(Succeed())
+}
+
 var _ = Describe("What is already at the path", func() {
 	var path string
 	BeforeEach(func() { path = socketPath() })

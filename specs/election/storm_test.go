@@ -16,8 +16,8 @@ import (
 // stormSize is how many processes a storm starts at once.
 const stormSize = 50
 
-// startStorm starts n peers from n goroutines released together, and registers their
-// cleanups (kill and reap) in the spec's goroutine.
+// startStorm forks n gated peers from n goroutines, registers their cleanups (kill and
+// reap) in the spec's goroutine, then releases them all at once.
 func startStorm(n int, spec func(id string) peerSpec) []*peer {
 	GinkgoHelper()
 	ps := make([]*peer, n)
@@ -31,7 +31,9 @@ func startStorm(n int, spec func(id string) peerSpec) []*peer {
 			defer done.Done()
 			ready.Done()
 			<-gate
-			ps[i], errs[i] = launchPeer(spec(fmt.Sprintf("p%d", i+1)))
+			s := spec(fmt.Sprintf("p%d", i+1))
+			s.Gated = true
+			ps[i], errs[i] = launchPeer(s)
 		}()
 	}
 	ready.Wait()
@@ -45,6 +47,10 @@ func startStorm(n int, spec func(id string) peerSpec) []*peer {
 	for _, err := range errs {
 		Expect(err).NotTo(HaveOccurred())
 	}
+	// Every process is forked and waiting: let them all go at once.
+	for _, p := range ps {
+		Expect(p.release()).To(Succeed())
+	}
 	return ps
 }
 
@@ -56,15 +62,18 @@ func expectStormMembers(leader *peer, followers []*peer) {
 }
 
 var _ = Describe("A storm of processes started at once", Label("storm"), Serial, func() {
-	It(fmt.Sprintf("ends, on a unix path, with exactly one listener (orphans included) and %d clients connected to it", stormSize-1), func() {
+	DescribeTable(fmt.Sprintf("ends, on a unix path, with exactly one listener (orphans included) and %d clients connected to it", stormSize-1), func(failpoints string, stale bool) {
 		path := socketPath()
+		if stale {
+			plantStaleSocket(path)
+		}
 		// The kernel is sampled throughout: at no observation may two sockets listen on
 		// the path, orphaned or not.
 		sampler := sampleListeners(func() ([]uint64, error) { return listeningAt(path) })
 		DeferCleanup(sampler.Stop)
 
 		start := time.Now()
-		ps := startStorm(stormSize, func(id string) peerSpec { return peerSpec{ID: id, Addr: path} })
+		ps := startStorm(stormSize, func(id string) peerSpec { return peerSpec{ID: id, Addr: path, Failpoints: failpoints} })
 		leader := awaitSettled(ps)
 		followers := without(ps, leader)
 		expectKernelLeader(path, leader)
@@ -82,7 +91,13 @@ var _ = Describe("A storm of processes started at once", Label("storm"), Serial,
 		}
 		Expect(leaders).To(Equal(1), "exactly one process ever led")
 		AddReportEntry("unix storm", fmt.Sprintf("%d processes settled in %v", stormSize, settledIn))
-	})
+	},
+		Entry("as they come", "", false),
+		// Slowing every step widens the windows a racy election would fall into; the
+		// reference must still end with one reachable listener.
+		Entry("with every election step slowed by 20ms", "*=sleep(20ms)", false),
+		Entry("on a stale socket, with every election step slowed by 20ms", "*=sleep(20ms)", true),
+	)
 
 	It(fmt.Sprintf("ends, on 127.0.0.1:PORT, with exactly one listener and %d clients connected to it", stormSize-1), func() {
 		port := freePort()
