@@ -54,7 +54,7 @@ func vmHWM(pid int) int64 {
 	return 0
 }
 
-var droppedRE = regexp.MustCompile(`^stdout over \d+ bytes: (\d+) lines dropped$`)
+var droppedRE = regexp.MustCompile(`: (\d+) lines dropped`)
 
 // flood runs `splitbrain run` with peers flooding peers for about 2*liveness (the wait
 // for a first leader), watching the harness's VmHWM all along.
