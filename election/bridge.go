@@ -88,7 +88,7 @@ func (h *hub) handle(ctx context.Context, c net.Conn) {
 	defer stop()
 	defer c.Close()
 	e.opts.Failpoints.Hit(FailAfterAccept)
-	if _, err := e.t.checkPeer(c); err != nil {
+	if _, err := e.t.checkPeer(c, false); err != nil {
 		c.Write(appendFrame(nil, frameRefuse, []byte(err.Error())))
 		return
 	}
@@ -232,7 +232,7 @@ type link struct {
 func (e *Elector) follow(ctx context.Context, c net.Conn) error {
 	defer c.Close()
 	e.opts.Failpoints.Hit(FailAfterConnect)
-	pid, err := e.t.checkPeer(c)
+	pid, err := e.t.checkPeer(c, true)
 	if err != nil {
 		return err
 	}

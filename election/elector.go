@@ -51,7 +51,7 @@ type Options struct {
 type transport interface {
 	String() string
 	dial(ctx context.Context, timeout time.Duration) (net.Conn, error)
-	checkPeer(c net.Conn) (pid int, err error)
+	checkPeer(c net.Conn, isLeader bool) (pid int, err error)
 	campaign(ctx context.Context, wait time.Duration) (bool, error)
 	standby()
 	lead(ctx context.Context, timeout time.Duration) (ln net.Listener, epoch uint64, follow net.Conn, err error)

@@ -23,6 +23,8 @@ var (
 	// ErrForeignListener: the address is held by a process that is not a member of this
 	// group (another program, another user, or a peer with another secret).
 	ErrForeignListener = errors.New("address held by a foreign listener")
+	// ErrForeignMember: a process of another uid tried to join; the leader refused it.
+	ErrForeignMember = errors.New("member of another user refused")
 	// ErrNoLeader: a message was sent while this process was neither leader nor connected
 	// to one.
 	ErrNoLeader = errors.New("no leader")

@@ -93,7 +93,7 @@ func (t *tcpTransport) dial(ctx context.Context, timeout time.Duration) (net.Con
 	return c, nil
 }
 
-func (t *tcpTransport) checkPeer(net.Conn) (int, error) { return 0, nil }
+func (t *tcpTransport) checkPeer(net.Conn, bool) (int, error) { return 0, nil }
 
 // standby has nothing to queue on: the port is the election.
 func (t *tcpTransport) standby() {}

@@ -136,16 +136,22 @@ func (t *unixTransport) dial(ctx context.Context, timeout time.Duration) (net.Co
 	return c, nil
 }
 
-// checkPeer refuses a peer of another uid, on either side of a connection.
-func (t *unixTransport) checkPeer(c net.Conn) (pid int, err error) {
+// checkPeer refuses a peer of another uid, on either side of a connection: isLeader says
+// whether the peer is the leader we dialled or a member who dialled us.
+func (t *unixTransport) checkPeer(c net.Conn, isLeader bool) (pid int, err error) {
 	cred, err := peerCred(c)
 	if err != nil {
 		return 0, err
 	}
-	if int(cred.Uid) != t.uid {
-		return int(cred.Pid), fmt.Errorf("%w: peer pid %d runs as uid %d, not %d", ErrForeignListener, cred.Pid, cred.Uid, t.uid)
+	if int(cred.Uid) == t.uid {
+		return int(cred.Pid), nil
 	}
-	return int(cred.Pid), nil
+	if isLeader {
+		return int(cred.Pid), fmt.Errorf("%w: the leader listening at %s (pid %d) runs as uid %d, not %d; it is left alone: stop it, or choose another path",
+			ErrForeignListener, t.path, cred.Pid, cred.Uid, t.uid)
+	}
+	return int(cred.Pid), fmt.Errorf("%w: a client of %s (pid %d) runs as uid %d, not %d: refused",
+		ErrForeignMember, t.path, cred.Pid, cred.Uid, t.uid)
 }
 
 func peerCred(c net.Conn) (*unix.Ucred, error) {

@@ -126,12 +126,7 @@ var _ = Describe("Another user", func() {
 		Expect(stateOf(path)).To(Equal(before), "their socket is untouched")
 	})
 
-	// KNOWN BUG (SPLITBRAIN_KNOWN_BUG=1): the refusal by SO_PEERCRED does not name the path.
-	// election/unix.go checkPeer returns "address held by a foreign listener: peer pid N runs
-	// as uid 65534, not 0", which breaks errors.go's promise that an error about an address
-	// names it and the fix.
-	It("names the path when it refuses a leader of another uid by its peer credentials [known bug]", func() {
-		knownBug()
+	It("names the path when it refuses a leader of another uid by its peer credentials", func() {
 		theirs := startPeer(peerSpec{ID: "n1", Addr: path, UID: nobody})
 		Eventually(theirs.Role).Should(HaveField("Kind", protocol.EventLeader))
 		Expect(os.Chown(path, os.Geteuid(), os.Getegid())).To(Succeed())

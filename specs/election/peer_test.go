@@ -329,11 +329,3 @@ func stillLeads(p *peer, epoch uint64) {
 
 // shortly is a bound for things that must happen promptly even on a loaded machine.
 const shortly = 10 * time.Second
-
-// knownBug skips a spec that shows a known, unfixed library bug unless
-// SPLITBRAIN_KNOWN_BUG=1: CI stays green, and the spec is one variable away.
-func knownBug() {
-	if os.Getenv("SPLITBRAIN_KNOWN_BUG") != "1" {
-		Skip("known library bug; set SPLITBRAIN_KNOWN_BUG=1 to run this spec")
-	}
-}

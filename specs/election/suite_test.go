@@ -4,8 +4,7 @@
 //
 // Run: go run github.com/onsi/ginkgo/v2/ginkgo -r specs/election   (or go test ./specs/election/...)
 // Skip the 50-process storms with --label-filter='!storm'. SPLITBRAIN_BIN=/path/to/splitbrain
-// uses a prebuilt binary instead of building cmd/splitbrain. SPLITBRAIN_KNOWN_BUG=1 runs the
-// specs that show known, unfixed library bugs (marked "[known bug]").
+// uses a prebuilt binary instead of building cmd/splitbrain.
 package election_test
 
 import (
