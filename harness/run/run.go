@@ -219,7 +219,8 @@ type run struct {
 	// violation is the first violation seen online, at violationAt.
 	violation   string
 	violationAt time.Duration
-	obsMu       sync.Mutex // one snapshot at a time, so records stay in order
+	planted     map[string]history.Plant // path -> what was planted there
+	obsMu       sync.Mutex               // one snapshot at a time, so records stay in order
 }
 
 // main runs the phases; every path out of it stops and reaps the peers.
@@ -240,15 +241,8 @@ func (r *run) main(ctx context.Context) (err error) {
 	go func() { defer sampler.Done(); r.sample(sctx) }()
 	defer func() { stopSampling(); sampler.Wait() }()
 
-	if !r.waitSettled(ctx, r.cfg.FirstLeader, false) {
-		if ctx.Err() != nil {
-			return nil
-		}
-		r.out.NoLeader = true
-		r.observe("no leader within first-leader bound")
-		return nil
-	}
-	r.phase("faults")
+	// fctx ends with the fault phase: at its end, or (FailFast) at the first violation,
+	// which may come before the first leader is even settled.
 	fctx, stopFaults := context.WithCancel(ctx)
 	defer stopFaults()
 	r.mu.Lock()
@@ -258,6 +252,17 @@ func (r *run) main(ctx context.Context) (err error) {
 	if early {
 		stopFaults()
 	}
+	if !r.waitSettled(fctx, r.cfg.FirstLeader, false) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if fctx.Err() == nil {
+			r.out.NoLeader = true
+			r.observe("no leader within first-leader bound")
+			return nil
+		}
+	}
+	r.phase("faults")
 	bctx, stopBroadcasts := context.WithCancel(ctx)
 	var caster sync.WaitGroup
 	if r.cfg.Broadcasts > 0 {
@@ -396,20 +401,47 @@ func (r *run) judgeOnline(s kernel.Snapshot) {
 			}
 		}
 	}
-	if what == "" {
-		return
+	if what != "" {
+		r.violated(s.Taken, what)
 	}
+}
+
+// judgePlant notes a look at a planted file that finds it changed (no-data-loss), the one
+// other invariant a single record shows.
+func (r *run) judgePlant(rec history.Record) {
+	r.mu.Lock()
+	if r.planted == nil {
+		r.planted = map[string]history.Plant{}
+	}
+	var what string
+	switch want, ok := r.planted[rec.Plant.Path]; {
+	case rec.Detail == "" || rec.Detail == check.PlantPlanted:
+		r.planted[rec.Plant.Path] = *rec.Plant
+	case ok && (rec.Plant.Type != want.Type || rec.Plant.Inode != want.Inode || rec.Plant.UID != want.UID || rec.Plant.SHA256 != want.SHA256):
+		what = fmt.Sprintf("no-data-loss: the planted %s at %s was replaced by a %s (inode %d, was %d)", want.Type, want.Path, rec.Plant.Type, rec.Plant.Inode, want.Inode)
+		if rec.Plant.Type == check.PlantMissing {
+			what = fmt.Sprintf("no-data-loss: the planted %s at %s was deleted", want.Type, want.Path)
+		}
+	}
+	r.mu.Unlock()
+	if what != "" {
+		r.violated(rec.T, what)
+	}
+}
+
+// violated records the first online violation and, with FailFast, ends the fault phase.
+func (r *run) violated(at time.Duration, what string) {
 	r.mu.Lock()
 	first := r.violation == ""
 	if first {
-		r.violation, r.violationAt = what, s.Taken
+		r.violation, r.violationAt = what, at
 	}
 	stop := r.stopFaults
 	r.mu.Unlock()
 	if !first {
 		return
 	}
-	r.prog.set("violation at %v: %s", s.Taken.Round(time.Millisecond), what)
+	r.prog.set("violation at %v: %s", at.Round(time.Millisecond), what)
 	if r.cfg.FailFast && stop != nil {
 		stop()
 	}
@@ -575,7 +607,13 @@ func (r *run) MaxLive() int { return r.cfg.MaxLive }
 func (r *run) Timeout() time.Duration { return r.cfg.Liveness }
 
 // Record implements fault.Env.
-func (r *run) Record(rec history.Record) { r.rec.record(rec) }
+func (r *run) Record(rec history.Record) {
+	rec.T = r.rec.now()
+	r.rec.add(rec)
+	if rec.Kind == history.KindPlant && rec.Plant != nil {
+		r.judgePlant(rec)
+	}
+}
 
 // Go implements fault.Env.
 func (r *run) Go(f func()) {

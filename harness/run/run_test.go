@@ -337,3 +337,28 @@ func TestFailFastStopsAtTheFirstViolation(t *testing.T) {
 	}
 	t.Logf("first violation at %v: %s; run took %v", out.ViolationAt, out.Violation, out.Elapsed)
 }
+
+// TestFailFastOnDataLoss: the racy peer removes any socket at the address, a planted
+// foreign one too; the look at the plant is a violation seen online, and FailFast stops.
+func TestFailFastOnDataLoss(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("plant-foreign-socket chowns the plant to uid 65534: run as root")
+	}
+	cfg := config(t, "racy", "plant-foreign-socket")
+	cfg.Peers = 1
+	cfg.Rounds = 0
+	cfg.Duration = time.Minute
+	cfg.FailFast = true
+	out, err := run.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNothingLeft(t, out)
+	if !out.StoppedEarly || !strings.HasPrefix(out.Violation, "no-data-loss:") || out.Elapsed > 45*time.Second {
+		t.Fatalf("stopped early %v at %v (%q), run took %v:\n%s", out.StoppedEarly, out.ViolationAt, out.Violation, out.Elapsed, summary(out))
+	}
+	if r, _ := out.Results.Get("no-data-loss"); r.Verdict != check.Fail {
+		t.Errorf("no-data-loss %s: %s", r.Verdict, r.Summary)
+	}
+	t.Logf("first violation at %v: %s; run took %v", out.ViolationAt, out.Violation, out.Elapsed)
+}
