@@ -44,7 +44,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	liveness := fs.Duration("liveness", 5*time.Second, "the bound on leaderless time while a peer lives")
 	failpoints := fs.String("failpoints", "", "SPLITBRAIN_FAILPOINTS for every peer, e.g. 'before-listen=sleep(5ms)'")
 	broadcasts := fs.Float64("broadcasts", 5, "broadcast commands a second sent to peers that speak the protocol, during faults and settle, for the delivery check (0: none)")
-	failFast := fs.Bool("fail-fast", false, "end the fault phase at the first violation seen online (then settle, judge and report as usual)")
+	failFast := fs.Bool("fail-fast", false, "end the fault phase at the first violation seen online: two listeners, an orphaned one, or a planted file changed (then settle, judge and report as usual)")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: splitbrain run [flags]\n\nRuns --peers processes of --impl on one election address, injects faults, and judges the\nhistory. Writes history.jsonl, results.json, junit.xml and timeline.html to --out.\n\nflags:\n")

@@ -56,8 +56,9 @@ type Config struct {
 	// judges real traffic. 0 means the default, 5 a second; negative sends none.
 	Broadcasts float64
 	// FailFast ends the fault phase at the first violation the run sees online (two
-	// listeners, or an orphaned one, in a kernel observation); the run still settles, judges
-	// and reports. Without it the fault phase lasts its full Duration or Rounds.
+	// listeners, or an orphaned one, in a kernel observation; a planted file changed); the
+	// run still settles, judges and reports. Without it the fault phase lasts its full
+	// Duration or Rounds.
 	FailFast bool
 	// Replay is the command that replays this run, recorded in the history.
 	Replay string

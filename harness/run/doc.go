@@ -5,10 +5,10 @@
 //
 // While faults run and through the first half of the settle time, the run sends broadcast
 // commands to random live white-box peers ([Config.Broadcasts]), so that the delivery
-// checker judges real traffic. Every recorded observation is also judged online for the
-// invariants one snapshot shows by itself (single-listener, reachable-leader); the first
-// such violation is in [Outcome.Violation], and with [Config.FailFast] it ends the fault
-// phase early.
+// checker judges real traffic. Every recorded observation and every look at a planted file
+// is also judged online for the invariants one record shows by itself (single-listener,
+// reachable-leader, no-data-loss); the first such violation is in [Outcome.Violation], and
+// with [Config.FailFast] it ends the fault phase early.
 //
 // [Run] is the entry point; [Config] says what to run, [Outcome] what came of it.
 package run
