@@ -166,7 +166,7 @@ var _ = Describe("canaries at the default faults", Ordered, ContinueOnFailure, L
 		cmd.Dir = cwd
 		r, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() { r.Kill().Wait() })
+		DeferCleanup(func() { stop(r) })
 		Eventually(r, 3*time.Minute).Should(gexec.Exit(check.ExitViolation))
 		found, _ := filepath.Glob(filepath.Join(cwd, "splitbrain-results", "*", "results.json"))
 		Expect(found).To(HaveLen(1))

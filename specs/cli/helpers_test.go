@@ -36,8 +36,20 @@ func start(dir string, args ...string) *gexec.Session {
 	cmd.Dir = dir
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { s.Kill().Wait() })
+	DeferCleanup(func() { stop(s) })
 	return s
+}
+
+// stop ends a session that is still running the way a user would, with SIGTERM, so that it
+// reaps its peers and removes its temporary folder; SIGKILL after 30s.
+func stop(s *gexec.Session) {
+	s.Terminate()
+	select {
+	case <-s.Exited:
+	case <-time.After(30 * time.Second):
+		s.Kill()
+		<-s.Exited
+	}
 }
 
 // runPeers returns `splitbrain run` args for impl (a `splitbrain peer` flag list, or ""
