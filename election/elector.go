@@ -54,6 +54,7 @@ type transport interface {
 	checkPeer(c net.Conn, isLeader bool) (pid int, err error)
 	campaign(ctx context.Context, wait time.Duration) (bool, error)
 	standby()
+	watching() bool
 	lead(ctx context.Context, timeout time.Duration) (ln net.Listener, epoch uint64, follow net.Conn, err error)
 	resign(ln net.Listener)
 	close()
@@ -198,24 +199,35 @@ func (e *Elector) setRole(r EventKind, h *hub, l *link) {
 // with the lock, lead. Each pass ends when the leadership or the link ends.
 func (e *Elector) loop(ctx context.Context) error {
 	backoff := minBackoff
+	// After a leader dies, every follower wakes at once; on a small machine the one that got
+	// the lock then competes for the CPU with all the others. Followers that can watch the
+	// directory therefore do not redial at once: they wait for the lock, or for the new
+	// socket to appear.
+	skipDial := false
 	for ctx.Err() == nil {
-		c, err := e.t.dial(ctx, e.opts.HandshakeTimeout)
-		switch {
-		case err == nil:
-			ferr := e.follow(ctx, c)
-			if ferr == nil {
-				backoff = minBackoff
-				continue
+		var err error
+		if !skipDial {
+			var c net.Conn
+			c, err = e.t.dial(ctx, e.opts.HandshakeTimeout)
+			switch {
+			case err == nil:
+				ferr := e.follow(ctx, c)
+				if ferr == nil {
+					backoff = minBackoff
+					skipDial = e.t.watching()
+					continue
+				}
+				if isFatal(ferr) {
+					return ferr
+				}
+				// The handshake failed (a leader mid-exit, or paused): wait a little, or
+				// for the lock, before trying again.
+			case errors.Is(err, errNoListener):
+			case isFatal(err):
+				return err
 			}
-			if isFatal(ferr) {
-				return ferr
-			}
-			// The handshake failed (a leader mid-exit, or paused): wait a little, or
-			// for the lock, before trying again.
-		case errors.Is(err, errNoListener):
-		case isFatal(err):
-			return err
 		}
+		skipDial = false
 		won, err := e.t.campaign(ctx, backoff)
 		if err != nil {
 			if isFatal(err) {

@@ -98,6 +98,8 @@ func (t *tcpTransport) checkPeer(net.Conn, bool) (int, error) { return 0, nil }
 // standby has nothing to queue on: the port is the election.
 func (t *tcpTransport) standby() {}
 
+func (t *tcpTransport) watching() bool { return false }
+
 // campaign never waits: with no lock to queue on, everybody who lost the leader tries to
 // bind, and the kernel picks one.
 func (t *tcpTransport) campaign(ctx context.Context, wait time.Duration) (bool, error) {

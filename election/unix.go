@@ -225,6 +225,9 @@ func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool,
 	return true, nil
 }
 
+// watching reports whether a directory watch will wake this process for a new socket.
+func (t *unixTransport) watching() bool { return t.watch != nil }
+
 // standby queues on the lock while this process follows, so that when the leader dies the
 // kernel hands the lock to a survivor without any dial or timer in between.
 func (t *unixTransport) standby() {
