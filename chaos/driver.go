@@ -41,6 +41,7 @@ type peerState struct {
 	paused  string // the failpoint it waits at, "" when running
 	pauses  int    // paused failpoint events so far
 	passes  int    // failpoint events so far, paused or announced
+	errors  int    // error events so far
 	roles   int    // leader and follower events so far
 	events  int    // events so far
 	last    time.Time
@@ -132,12 +133,10 @@ func randomHex(n int) string {
 // close stops and reaps every peer and removes the temporary directory.
 func (d *driver) close() {
 	d.record(history.Record{Kind: history.KindPhase, Detail: "end"})
-	for _, ps := range d.states() {
-		if ps.stopped && ps.p != nil {
-			_ = ps.p.Cont()
-		}
-	}
-	d.g.Close(2 * time.Second)
+	// SIGKILL at once: a peer paused at a failpoint may never get to its shutdown path, and
+	// a graceful stop is a fault of its own (OpTerm), not the end of a schedule.
+	_ = d.killAll(context.Background())
+	d.g.Close(time.Second)
 	os.RemoveAll(d.dir)
 }
 
@@ -207,6 +206,7 @@ func (d *driver) sink(r history.Record) {
 			ps.role = ""
 			d.tell(ps.id, "loses its leader ("+clip(ev.Reason, 60)+")")
 		case protocol.EventError:
+			ps.errors++
 			d.tell(ps.id, "reports: "+clip(ev.Error, 80))
 		}
 	}
@@ -842,8 +842,10 @@ func (d *driver) plant(ctx context.Context, st Step) (string, error) {
 	d.mu.Lock()
 	d.plants = append(d.plants, planted)
 	d.mu.Unlock()
-	// Each peer in turn (one interleaving) gets its chance to do damage: two failpoints
-	// passed (an attempt), an exit, or cfg.Quiet of silence (a black-box peer says nothing).
+	// Each peer in turn (one interleaving) gets its chance to do damage: until it leads or
+	// follows, reports two failed attempts, exits, or is quiet for cfg.Quiet (a black-box
+	// peer says nothing at all).
+	// The plant is judged once more after each wait: the damage may come just before.
 	for _, id := range st.Peers {
 		if err := d.start([]string{id}, false, 0); err != nil {
 			return "", err
@@ -851,12 +853,16 @@ func (d *driver) plant(ctx context.Context, st Step) (string, error) {
 		_, err = d.waitFor(ctx, startWait, func(kernel.Snapshot) bool {
 			ps := d.state(id)
 			d.mu.Lock()
-			tried := ps.passes >= 2
+			role := ps.role != "" || ps.errors >= 2 // two failed attempts: it keeps trying
 			d.mu.Unlock()
-			return tried || d.atRest(id, -1) || d.quietBlackBox(id)
+			return role || d.atRest(id, -1) || d.quietBlackBox(id)
 		})
 		if err != nil {
 			return "", err
+		}
+		if v := d.plantsIntact(); v != nil {
+			d.violation = v
+			return "", errStop
 		}
 	}
 	d.mu.Lock()

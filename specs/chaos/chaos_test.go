@@ -1,0 +1,76 @@
+package chaos_test
+
+import (
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/splitbrain-dev/splitbrain/chaos"
+	"github.com/splitbrain-dev/splitbrain/chaos/canary"
+)
+
+// canaryBudget is the search budget per canary; shrinking gets shrinkBudget on top.
+const (
+	canaryBudget = 2 * time.Minute
+	shrinkBudget = 30 * time.Second
+)
+
+var _ = Describe("Exploration", Label("chaos"), func() {
+	for _, c := range canary.All() {
+		It("catches the "+c.Name+" canary with a shrunk counterexample of at most 6 steps that replays", func(ctx SpecContext) {
+			out := GinkgoT().TempDir()
+			res, err := chaos.Explore(ctx, chaos.Config{
+				Impl: peerCmd + " --impl " + c.Name, Transport: c.Transport,
+				Budget: canaryBudget, ShrinkTime: shrinkBudget, Out: out,
+			})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.Found()).To(BeTrue(), "no violation in %d schedules (%v, seed %d)", res.Schedules, res.Search, res.Seed)
+			Expect(res.Search).To(BeNumerically("<", canaryBudget))
+			Expect(res.Counterexample.Len()).To(BeNumerically("<=", 6), res.Counterexample.StoryText())
+			Expect(res.Reproduced).To(BeTrue(), "the shrunk schedule did not replay:\n%s", res.Counterexample.StoryText())
+			GinkgoWriter.Printf("%s: %v after %v (%d schedules), %d steps, seed %d:\n%s\n", c.Name, res.Violation.Invariant,
+				res.Search.Round(time.Millisecond), res.Schedules, res.Counterexample.Len(), res.FailingSeed, res.Counterexample.StoryText())
+
+			By("replaying the saved schedule.json the same way")
+			again, err := chaos.Replay(ctx, filepath.Join(out, "schedule.json"), chaos.Config{Impl: peerCmd + " --impl " + c.Name})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(again.Reproduced).To(BeTrue(), again.Counterexample.StoryText())
+			Expect(filepath.Join(out, "history.jsonl")).To(BeAnExistingFile())
+			Expect(filepath.Join(out, "results.json")).To(BeAnExistingFile())
+		}, SpecTimeout(canaryBudget+shrinkBudget+time.Minute))
+	}
+
+	for _, tr := range []string{"unix", "tcp"} {
+		It("finds nothing wrong with the reference implementation over "+tr, func(ctx SpecContext) {
+			res, err := chaos.Explore(ctx, chaos.Config{Impl: peerCmd, Transport: tr, Budget: 30 * time.Second})
+			Expect(err).NotTo(HaveOccurred())
+			if res.Found() {
+				Fail("the reference broke " + res.Violation.Error() + ":\n" + res.Counterexample.StoryText())
+			}
+			Expect(res.Mode).To(Equal(chaos.ModeSteered))
+			Expect(res.Schedules).To(BeNumerically(">=", 10))
+			Expect(res.LeaderKills).To(BeNumerically(">", 0))
+			GinkgoWriter.Printf("reference/%s: %d schedules in %v (%.0f/min), %d leader kills survived\n", tr,
+				res.Schedules, res.Elapsed.Round(time.Millisecond), float64(res.Schedules)/res.Elapsed.Minutes(), res.LeaderKills)
+		}, SpecTimeout(2*time.Minute))
+	}
+
+	It("replays a committed counterexample exactly, and the reference passes it", func(ctx SpecContext) {
+		file := filepath.Join("..", "..", "chaos", "testdata", "schedules", "probe-unlink.json")
+		Expect(file).To(BeAnExistingFile())
+		res, err := chaos.Replay(ctx, file, chaos.Config{Impl: peerCmd + " --impl probe-unlink"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Reproduced).To(BeTrue())
+		ref, err := chaos.Replay(ctx, file, chaos.Config{Impl: peerCmd})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ref.Violation).To(BeNil())
+	})
+
+	It("refuses a configuration without a peer command, naming the fix", func(ctx SpecContext) {
+		_, err := chaos.Explore(ctx, chaos.Config{})
+		Expect(err).To(MatchError(chaos.ErrConfig))
+		Expect(err.Error()).To(ContainSubstring("set Impl"))
+	})
+})
