@@ -1,6 +1,6 @@
 // Command splitbrain tests socket leader election implementations: it runs N peer
 // processes of any implementation, watches them from the kernel, injects faults, and judges
-// the history. Subcommands: run, check, peer, version. Exit codes: 0 valid, 1 violation,
+// the history. Subcommands: run, check, conformance, merge, explore, replay, peer, version. Exit codes: 0 valid, 1 violation,
 // 2 inconclusive, 3 harness error, 128+signal when interrupted.
 //
 // main only routes; each subcommand lives in its own file and wires harness packages.
@@ -24,6 +24,8 @@ commands:
   check    re-judge a saved result folder: splitbrain check DIR
   conformance  run the versioned conformance suite (or a shard of it) against an implementation
   merge    merge result folders (e.g. conformance shards) into one report: splitbrain merge OUT DIR...
+  explore  rapid explores fault schedules (steered interleavings for white-box peers) and shrinks a counterexample
+  replay   run a saved schedule again: splitbrain replay DIR/schedule.json
   peer     run one reference (or canary) peer; the harness starts these
   version  print the version
 
@@ -45,6 +47,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return runCmd(args[1:], stdout, stderr)
 	case "check":
 		return checkCmd(args[1:], stdout, stderr)
+	case "explore":
+		return exploreCmd(args[1:], stdout, stderr)
+	case "replay":
+		return replayCmd(args[1:], stdout, stderr)
 	case "conformance":
 		return conformanceCmd(args[1:], stdout, stderr)
 	case "merge":

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/splitbrain-dev/splitbrain/chaos"
+)
+
+const exploreUsage = `usage: splitbrain explore [flags]
+
+Explores fault schedules with rapid against --impl until one breaks an invariant or --budget is
+spent. White-box peers (that announce failpoints) get steered interleavings: one schedule is one
+interleaving of real processes. Black-box peers get drawn fault timings. A counterexample is
+shrunk, replayed to confirm it, printed as a numbered story and saved as DIR/schedule.json;
+'splitbrain replay DIR/schedule.json' runs it again.
+
+Exit codes: 0 nothing found within the budget, 1 a violation, 3 harness error, 128+signal.
+
+flags:
+`
+
+func exploreCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("splitbrain explore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	impl := fs.String("impl", "", "the peer command line (default: this binary's reference peer)")
+	transport := fs.String("transport", "unix", "the election transport: unix or tcp")
+	budget := fs.Duration("budget", time.Minute, "how long to search for a counterexample (shrinking comes on top)")
+	seedStr := fs.String("seed", "", "the rapid seed of the first schedule (default: random, printed)")
+	out := fs.String("out", "", "the result folder (default: ./splitbrain-results/explore-TIME)")
+	mode := fs.String("mode", "", "steered or timing (default: steered if the peer announces failpoints)")
+	peers := fs.Int("peers", 0, "the most live peers in a schedule (default 4)")
+	steps := fs.Int("steps", 0, "the average number of steps a schedule draws (default 5)")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	fs.Usage = func() { fmt.Fprint(stderr, exploreUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return usageExit(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "splitbrain explore: unexpected argument %q: every option is a flag\n", fs.Arg(0))
+		return exitHarness
+	}
+	var seed uint64
+	if *seedStr != "" {
+		s, err := strconv.ParseUint(*seedStr, 10, 64)
+		if err != nil {
+			fmt.Fprintf(stderr, "splitbrain explore: --seed %q is not a non-negative integer: give the seed a previous exploration printed\n", *seedStr)
+			return exitHarness
+		}
+		seed = s
+	}
+	if *impl == "" {
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "splitbrain explore: cannot find this binary for the reference peer (%v): give --impl\n", err)
+			return exitHarness
+		}
+		*impl = shellQuote(self) + " peer"
+	}
+	if *out == "" {
+		*out = filepath.Join("splitbrain-results", "explore-"+time.Now().Format("20060102-150405"))
+	}
+	cfg := chaos.Config{Impl: *impl, Transport: *transport, Mode: *mode, Budget: *budget, Seed: seed,
+		Out: *out, MaxPeers: *peers, Steps: *steps}
+	if !*quiet {
+		cfg.Progress = stderr
+	}
+	rapidOutsideTests()
+	ctx, stop := interruptible(stderr)
+	res, err := chaos.Explore(ctx, cfg)
+	if sig := stop(); sig != 0 {
+		fmt.Fprintf(stdout, "splitbrain explore: interrupted by %v after %d schedules\n", sig, res.Schedules)
+		return 128 + int(sig)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "splitbrain explore: %v\n", err)
+		return exitHarness
+	}
+	return exploreReport(stdout, "explore", res)
+}
+
+const replayUsage = `usage: splitbrain replay [flags] FILE
+
+Runs a schedule saved by 'splitbrain explore' (FILE, usually DIR/schedule.json) again, step by
+step, against the implementation it names (or --impl).
+
+Exit codes: 0 the schedule no longer breaks an invariant, 1 it does, 3 harness error.
+
+flags:
+`
+
+func replayCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("splitbrain replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	impl := fs.String("impl", "", "the peer command line (default: the one the schedule names)")
+	out := fs.String("out", "", "the result folder (default: none)")
+	fs.Usage = func() { fmt.Fprint(stderr, replayUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return usageExit(err)
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "splitbrain replay: give one schedule file, e.g. splitbrain replay splitbrain-results/explore-X/schedule.json\n")
+		return exitHarness
+	}
+	rapidOutsideTests()
+	ctx, stop := interruptible(stderr)
+	res, err := chaos.Replay(ctx, fs.Arg(0), chaos.Config{Impl: *impl, Out: *out})
+	if sig := stop(); sig != 0 {
+		return 128 + int(sig)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "splitbrain replay: %v\n", err)
+		return exitHarness
+	}
+	return exploreReport(stdout, "replay", res)
+}
+
+func exploreReport(w io.Writer, what string, res chaos.Result) int {
+	fmt.Fprintf(w, "splitbrain %s: %s peers over %s (%s), seed %d: %d schedules, %d runs in all, %d leader kills survived, %v\n",
+		what, res.Impl, res.Transport, res.Mode, res.Seed, res.Schedules, res.Runs, res.LeaderKills, res.Elapsed.Round(time.Millisecond))
+	if !res.Found() {
+		fmt.Fprintf(w, "splitbrain %s: PASS: no schedule broke an invariant (exit 0)\n", what)
+		if res.Dir != "" {
+			fmt.Fprintf(w, "splitbrain: results in %s\n", res.Dir)
+		}
+		return 0
+	}
+	fmt.Fprintf(w, "splitbrain %s: FAIL: %v (exit 1)\n", what, res.Violation)
+	if res.Counterexample != nil {
+		fmt.Fprintf(w, "\n%s\n", res.Counterexample.StoryText())
+	}
+	if what == "explore" {
+		fmt.Fprintf(w, "found after %v of search (%d schedules); shrunk to %d steps; replayed: %v\n",
+			res.Search.Round(time.Millisecond), res.Schedules, res.Counterexample.Len(), res.Reproduced)
+	}
+	if res.Dir != "" {
+		fmt.Fprintf(w, "replay: splitbrain replay %s\n", shellQuote(filepath.Join(res.Dir, "schedule.json")))
+		fmt.Fprintf(w, "splitbrain: results in %s\n", res.Dir)
+	}
+	return 1
+}
+
+// interruptible returns a context cancelled by SIGINT or SIGTERM, and a stop function that
+// reports which signal came (0 if none). A second signal exits at once; peers die with us
+// through Pdeathsig.
+func interruptible(stderr io.Writer) (context.Context, func() syscall.Signal) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	got := make(chan syscall.Signal, 1)
+	go func() {
+		s, ok := <-sigs
+		if !ok {
+			return
+		}
+		got <- s.(syscall.Signal)
+		fmt.Fprintf(stderr, "\nsplitbrain: %v: stopping peers (again to quit at once)\n", s)
+		cancel()
+		if s2, ok := <-sigs; ok {
+			os.Exit(128 + int(s2.(syscall.Signal)))
+		}
+	}()
+	return ctx, func() syscall.Signal {
+		signal.Stop(sigs)
+		cancel()
+		select {
+		case s := <-got:
+			return s
+		default:
+			return 0
+		}
+	}
+}
+
+// rapidOutsideTests lets rapid run in this binary: it consults the testing package's flags
+// (testing.Short), which exist only once registered and parsed. Our own flags are separate
+// FlagSets, so parsing the empty global set changes nothing else.
+func rapidOutsideTests() {
+	if !flag.Parsed() {
+		testing.Init()
+		flag.CommandLine.Parse(nil)
+	}
+}
+
+func usageExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return exitHarness
+}
