@@ -33,6 +33,18 @@ conformance: build
 	  if [ $$st -ne 1 ]; then echo "make conformance: the probe-unlink canary exited $$st, want 1 (caught)"; exit 1; fi; \
 	  echo "make conformance: the probe-unlink canary was caught (exit 1), as it must be"
 
+# The exploration at CI size (part of make test): every canary found and shrunk, the reference
+# explored on unix and tcp with no violation.
+chaos:
+	$(GO) test -count=1 -timeout 20m ./chaos/... ./specs/chaos/...
+
+# The nightly exploration: the reference peer for CHAOS_BUDGET on each transport; any
+# counterexample is left in bin/chaos-long-*/ with its schedule and story.
+CHAOS_BUDGET ?= 15m
+chaos-long: build
+	$(BIN) explore --budget $(CHAOS_BUDGET) --out bin/chaos-long-unix
+	$(BIN) explore --budget $(CHAOS_BUDGET) --transport tcp --out bin/chaos-long-tcp
+
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /specs/)
 
