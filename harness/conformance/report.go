@@ -3,7 +3,6 @@ package conformance
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -123,14 +122,14 @@ func Write(dir string, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", report.ResultsFile, err)
 	}
-	if err := writeFile(filepath.Join(dir, report.ResultsFile), append(js, '\n')); err != nil {
+	if err := report.WriteFileAtomic(filepath.Join(dir, report.ResultsFile), append(js, '\n')); err != nil {
 		return err
 	}
 	var b bytes.Buffer
 	if err := writeJUnit(&b, r); err != nil {
 		return fmt.Errorf("encode %s: %w", report.JUnitFile, err)
 	}
-	return writeFile(filepath.Join(dir, report.JUnitFile), b.Bytes())
+	return report.WriteFileAtomic(filepath.Join(dir, report.JUnitFile), b.Bytes())
 }
 
 // Sentinel errors of Load and Merge.
@@ -319,63 +318,15 @@ func Summary(w io.Writer, r *Report) error {
 	return err
 }
 
-// The JUnit XML shapes, as CI systems (GitHub test reporters, GitLab) read them.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
-	Properties []junitProperty `xml:"properties>property"`
-	Cases      []junitCase     `xml:"testcase"`
-}
-
-type junitProperty struct {
-	Name  string `xml:"name,attr"`
-	Value string `xml:"value,attr"`
-}
-
-type junitCase struct {
-	Classname string        `xml:"classname,attr"`
-	Name      string        `xml:"name,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Error     *junitMessage `xml:"error,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut *junitText    `xml:"system-out,omitempty"`
-}
-
-type junitText struct {
-	Contents string `xml:",cdata"`
-}
-
-type junitMessage struct {
-	Message  string `xml:"message,attr"`
-	Type     string `xml:"type,attr,omitempty"`
-	Contents string `xml:",cdata"`
-}
-
 // writeJUnit writes one testsuite per case with one testcase per invariant (classname
 // "conformance.CASE", name the invariant). A failed invariant is a <failure>, an
 // inconclusive one an <error>, a harness error one <error> testcase named "harness", a
 // skipped case one <skipped> testcase, and each missing case one <error> testcase.
 func writeJUnit(w io.Writer, r *Report) error {
-	doc := junitSuites{Name: "splitbrain conformance " + r.SuiteVersion}
+	doc := report.JUnitSuites{Name: "splitbrain conformance " + r.SuiteVersion}
 	var total time.Duration
-	props := func(c CaseResult) []junitProperty {
-		return []junitProperty{
+	props := func(c CaseResult) []report.JUnitProperty {
+		return []report.JUnitProperty{
 			{Name: "suite_version", Value: r.SuiteVersion}, {Name: "size", Value: string(r.Size)},
 			{Name: "impl", Value: r.Impl}, {Name: "transport", Value: r.Transport},
 			{Name: "seed", Value: fmt.Sprint(c.Seed)}, {Name: "replay", Value: c.Replay},
@@ -384,66 +335,40 @@ func writeJUnit(w io.Writer, r *Report) error {
 	}
 	for _, c := range r.Cases {
 		total += c.Duration
-		s := junitSuite{Name: "conformance." + c.Name, Time: seconds(c.Duration), Properties: props(c)}
+		s := report.JUnitSuite{Name: "conformance." + c.Name, Time: seconds(c.Duration), Properties: props(c)}
 		class := "conformance." + c.Name
 		switch c.Verdict {
 		case Skipped:
-			s.Cases = append(s.Cases, junitCase{Classname: class, Name: c.Scenario, Time: seconds(0), Skipped: &junitMessage{Message: c.Error}})
+			s.Cases = append(s.Cases, report.JUnitCase{Classname: class, Name: c.Scenario, Time: seconds(0), Skipped: &report.JUnitMessage{Message: c.Error}})
 		case HarnessError:
-			s.Cases = append(s.Cases, junitCase{Classname: class, Name: "harness", Time: seconds(c.Duration),
-				Error: &junitMessage{Message: c.Error, Type: "harness-error", Contents: c.Error + "\nreplay: " + c.Replay + "\n"}})
+			s.Cases = append(s.Cases, report.JUnitCase{Classname: class, Name: "harness", Time: seconds(c.Duration),
+				Error: &report.JUnitMessage{Message: c.Error, Type: "harness-error", Contents: c.Error + "\nreplay: " + c.Replay + "\n"}})
 		}
 		for _, inv := range c.Invariants {
-			jc := junitCase{Classname: class, Name: inv.Name, Time: seconds(0)}
+			jc := report.JUnitCase{Classname: class, Name: inv.Name, Time: seconds(0)}
 			switch inv.Verdict {
 			case check.Fail:
-				jc.Failure = &junitMessage{Message: inv.Summary, Type: "violation", Contents: evidence(inv, c)}
+				jc.Failure = &report.JUnitMessage{Message: inv.Summary, Type: "violation", Contents: evidence(inv, c)}
 			case check.Inconclusive:
-				jc.Error = &junitMessage{Message: inv.Summary, Type: "inconclusive", Contents: evidence(inv, c)}
+				jc.Error = &report.JUnitMessage{Message: inv.Summary, Type: "inconclusive", Contents: evidence(inv, c)}
 			case check.NotApplicable:
-				jc.Skipped = &junitMessage{Message: inv.Summary}
+				jc.Skipped = &report.JUnitMessage{Message: inv.Summary}
 			default:
-				jc.SystemOut = &junitText{Contents: inv.Summary + "\n"}
+				jc.SystemOut = &report.JUnitText{Contents: inv.Summary + "\n"}
 			}
 			s.Cases = append(s.Cases, jc)
 		}
 		doc.Suites = append(doc.Suites, s)
 	}
 	for _, m := range r.Missing {
-		doc.Suites = append(doc.Suites, junitSuite{Name: "conformance." + m, Time: seconds(0),
-			Cases: []junitCase{{Classname: "conformance." + m, Name: "missing", Time: seconds(0),
-				Error: &junitMessage{Message: "no shard ran this case", Type: "missing",
+		doc.Suites = append(doc.Suites, report.JUnitSuite{Name: "conformance." + m, Time: seconds(0),
+			Cases: []report.JUnitCase{{Classname: "conformance." + m, Name: "missing", Time: seconds(0),
+				Error: &report.JUnitMessage{Message: "no shard ran this case", Type: "missing",
 					Contents: "the merged shards do not cover case " + m + "; did a shard job fail or lose its artifact?\n"}}}})
 	}
-	for i := range doc.Suites {
-		s := &doc.Suites[i]
-		for _, c := range s.Cases {
-			switch {
-			case c.Failure != nil:
-				s.Failures++
-			case c.Error != nil:
-				s.Errors++
-			case c.Skipped != nil:
-				s.Skipped++
-			}
-		}
-		s.Tests = len(s.Cases)
-		doc.Tests += s.Tests
-		doc.Failures += s.Failures
-		doc.Errors += s.Errors
-		doc.Skipped += s.Skipped
-	}
+	doc.Tally()
 	doc.Time = seconds(total)
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "\t")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return report.EncodeJUnit(w, doc)
 }
 
 // evidence is a failure's body: summary, evidence lines, the folder and the replay.
@@ -464,27 +389,3 @@ func evidence(inv check.Result, c CaseResult) string {
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
-
-// writeFile replaces path with data atomically.
-func writeFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name()) // fails harmlessly after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}

@@ -11,18 +11,24 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/check"
 )
 
-// The JUnit XML shapes, as CI systems read them (the same as gotestsum writes).
-type junitSuites struct {
+// JUnitSuites is the root <testsuites> element of a JUnit XML report, in the shape CI
+// systems (GitHub test reporters, GitLab) read and gotestsum writes. Tests, Failures,
+// Errors and Skipped count testcases over all Suites (Tally sets them); Time is in seconds,
+// as a decimal string. Name is left out when empty.
+type JUnitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr,omitempty"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
 	Skipped  int          `xml:"skipped,attr"`
 	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	Suites   []JUnitSuite `xml:"testsuite"`
 }
 
-type junitSuite struct {
+// JUnitSuite is one <testsuite>: its counts are of its Cases (Tally sets them), Time is in
+// seconds as a decimal string, and Timestamp (RFC 3339) is left out when empty.
+type JUnitSuite struct {
 	Name       string          `xml:"name,attr"`
 	Tests      int             `xml:"tests,attr"`
 	Failures   int             `xml:"failures,attr"`
@@ -30,45 +36,91 @@ type junitSuite struct {
 	Skipped    int             `xml:"skipped,attr"`
 	Time       string          `xml:"time,attr"`
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
-	Properties []junitProperty `xml:"properties>property"`
-	Cases      []junitCase     `xml:"testcase"`
+	Properties []JUnitProperty `xml:"properties>property"`
+	Cases      []JUnitCase     `xml:"testcase"`
 }
 
-type junitProperty struct {
+// JUnitProperty is one <property name= value=> of a testsuite.
+type JUnitProperty struct {
 	Name  string `xml:"name,attr"`
 	Value string `xml:"value,attr"`
 }
 
-type junitCase struct {
+// JUnitCase is one <testcase>. At most one of Failure, Error and Skipped is set; none means
+// the case passed. Time is in seconds, as a decimal string.
+type JUnitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Name      string        `xml:"name,attr"`
 	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Error     *junitMessage `xml:"error,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut *junitText    `xml:"system-out,omitempty"`
+	Failure   *JUnitMessage `xml:"failure,omitempty"`
+	Error     *JUnitMessage `xml:"error,omitempty"`
+	Skipped   *JUnitMessage `xml:"skipped,omitempty"`
+	SystemOut *JUnitText    `xml:"system-out,omitempty"`
 }
 
-type junitText struct {
+// JUnitText is an element whose contents are written as CDATA (system-out).
+type JUnitText struct {
 	Contents string `xml:",cdata"`
 }
 
-type junitMessage struct {
+// JUnitMessage is a <failure>, <error> or <skipped>: a one-line Message, an optional Type,
+// and the long Contents as CDATA.
+type JUnitMessage struct {
 	Message  string `xml:"message,attr"`
 	Type     string `xml:"type,attr,omitempty"`
 	Contents string `xml:",cdata"`
+}
+
+// Tally sets the counts of each suite from its cases (a case with Failure is a failure,
+// else with Error an error, else with Skipped a skip) and doc's counts to their sums. It
+// leaves the times alone.
+func (doc *JUnitSuites) Tally() {
+	doc.Tests, doc.Failures, doc.Errors, doc.Skipped = 0, 0, 0, 0
+	for i := range doc.Suites {
+		s := &doc.Suites[i]
+		s.Tests, s.Failures, s.Errors, s.Skipped = len(s.Cases), 0, 0, 0
+		for _, c := range s.Cases {
+			switch {
+			case c.Failure != nil:
+				s.Failures++
+			case c.Error != nil:
+				s.Errors++
+			case c.Skipped != nil:
+				s.Skipped++
+			}
+		}
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Errors += s.Errors
+		doc.Skipped += s.Skipped
+	}
+}
+
+// EncodeJUnit writes doc to w as a JUnit XML document: the XML header, the elements
+// tab-indented, and a final newline.
+func EncodeJUnit(w io.Writer, doc JUnitSuites) error {
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "\t")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
 }
 
 // writeJUnit writes doc as one testsuite named "splitbrain" with a testcase per invariant.
 // Failures and errors carry the summary as message and the evidence (text, then the
 // records around it as JSON lines) as contents; passing cases carry their figures.
 func writeJUnit(w io.Writer, doc Results) error {
-	suite := junitSuite{Name: "splitbrain", Time: seconds(doc.Duration)}
+	suite := JUnitSuite{Name: "splitbrain", Time: seconds(doc.Duration)}
 	if run := doc.Run; run != nil {
 		if !run.Started.IsZero() {
 			suite.Timestamp = run.Started.UTC().Format(time.RFC3339)
 		}
-		suite.Properties = []junitProperty{
+		suite.Properties = []JUnitProperty{
 			{Name: "impl", Value: run.Impl},
 			{Name: "transport", Value: run.Transport},
 			{Name: "addr", Value: run.Addr},
@@ -78,39 +130,24 @@ func writeJUnit(w io.Writer, doc Results) error {
 			{Name: "replay", Value: run.Replay},
 		}
 	}
-	suite.Properties = append(suite.Properties, junitProperty{Name: "verdict", Value: string(doc.Verdict)})
+	suite.Properties = append(suite.Properties, JUnitProperty{Name: "verdict", Value: string(doc.Verdict)})
 	for _, r := range doc.Invariants {
-		c := junitCase{Classname: "splitbrain", Name: r.Name, Time: seconds(0)}
+		c := JUnitCase{Classname: "splitbrain", Name: r.Name, Time: seconds(0)}
 		switch r.Verdict {
 		case check.Fail:
-			suite.Failures++
-			c.Failure = &junitMessage{Message: r.Summary, Type: "violation", Contents: evidenceText(r, doc.Replay)}
+			c.Failure = &JUnitMessage{Message: r.Summary, Type: "violation", Contents: evidenceText(r, doc.Replay)}
 		case check.Inconclusive:
-			suite.Errors++
-			c.Error = &junitMessage{Message: r.Summary, Type: "inconclusive", Contents: evidenceText(r, doc.Replay)}
+			c.Error = &JUnitMessage{Message: r.Summary, Type: "inconclusive", Contents: evidenceText(r, doc.Replay)}
 		case check.NotApplicable:
-			suite.Skipped++
-			c.Skipped = &junitMessage{Message: r.Summary}
+			c.Skipped = &JUnitMessage{Message: r.Summary}
 		default:
-			c.SystemOut = &junitText{Contents: passText(r)}
+			c.SystemOut = &JUnitText{Contents: passText(r)}
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
-	suite.Tests = len(suite.Cases)
-	doc2 := junitSuites{
-		Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Skipped: suite.Skipped,
-		Time: suite.Time, Suites: []junitSuite{suite},
-	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "\t")
-	if err := enc.Encode(doc2); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	out := JUnitSuites{Time: suite.Time, Suites: []JUnitSuite{suite}}
+	out.Tally()
+	return EncodeJUnit(w, out)
 }
 
 // evidenceText is the body of a failure: summary, evidence, replay, and the records.

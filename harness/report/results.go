@@ -62,18 +62,20 @@ func Write(dir string, records []history.Record, results check.Results) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", ResultsFile, err)
 	}
-	if err := writeFile(filepath.Join(dir, ResultsFile), append(js, '\n')); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, ResultsFile), append(js, '\n')); err != nil {
 		return err
 	}
 	var x bytes.Buffer
 	if err := writeJUnit(&x, doc); err != nil {
 		return fmt.Errorf("encode %s: %w", JUnitFile, err)
 	}
-	return writeFile(filepath.Join(dir, JUnitFile), x.Bytes())
+	return WriteFileAtomic(filepath.Join(dir, JUnitFile), x.Bytes())
 }
 
-// writeFile replaces path with data atomically.
-func writeFile(path string, data []byte) error {
+// WriteFileAtomic replaces path with data (mode 0644) whole or not at all: it writes a
+// temporary file in path's folder and renames it into place, so a reader never sees a
+// partial file.
+func WriteFileAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
