@@ -1,14 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/splitbrain-dev/splitbrain/harness/conformance"
 )
@@ -17,7 +12,7 @@ import (
 func conformanceCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("splitbrain conformance", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	impl := fs.String("impl", "", "the peer command line, split like a shell would (default: this binary's reference peer, 'splitbrain peer')")
+	impl := fs.String("impl", "", implUsage)
 	transport := fs.String("transport", "unix", "the election transport: unix or tcp")
 	out := fs.String("out", "splitbrain-conformance", "the result folder: results.json and junit.xml over the suite, cases/NAME per case")
 	shardStr := fs.String("shard", "", "run shard I of N (I counts from 0), e.g. 0/4 ... 3/4; default the whole suite")
@@ -43,10 +38,7 @@ flags:
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitHarness
+		return usageExit(err)
 	}
 	if *version {
 		fmt.Fprintln(stdout, conformance.SuiteVersion)
@@ -87,41 +79,19 @@ flags:
 		}
 		return 0
 	}
-	if *impl == "" {
-		self, err := os.Executable()
-		if err != nil {
-			fmt.Fprintf(stderr, "splitbrain conformance: cannot find this binary for the reference peer (%v): give --impl\n", err)
-			return exitHarness
-		}
-		*impl = shellQuote(self) + " peer"
+	if !defaultImpl(impl, "conformance", stderr) {
+		return exitHarness
 	}
 	fmt.Fprintf(stderr, "splitbrain conformance: suite %s (%s), shard %s, %s over %s, results in %s\n",
 		conformance.SuiteVersion, size, shard, *impl, *transport, *out)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	var got os.Signal
-	go func() {
-		s, ok := <-sigs
-		if !ok {
-			return
-		}
-		got = s
-		fmt.Fprintf(stderr, "\nsplitbrain conformance: %v: stopping the case and writing the report (again to quit at once)\n", s)
-		cancel()
-		if s2, ok := <-sigs; ok {
-			os.Exit(128 + int(s2.(syscall.Signal))) // peers die with us through Pdeathsig
-		}
-	}()
+	ctx, stop := interruptible(stderr, "splitbrain conformance", "stopping the case and writing the report")
 	opt := conformance.Options{Impl: *impl, Transport: *transport, Out: *out, Size: size, Shard: shard, Only: *only}
 	if !*quiet {
 		opt.Progress = stderr
 	}
 	rep, err := conformance.Run(ctx, opt)
-	signal.Stop(sigs)
+	sig := stop()
 	if err != nil && rep == nil {
 		fmt.Fprintf(stderr, "splitbrain conformance: %v\n", err)
 		return exitHarness
@@ -129,8 +99,8 @@ flags:
 	_ = conformance.Summary(stdout, rep)
 	fmt.Fprintf(stdout, "splitbrain conformance: results in %s\n", *out)
 	switch {
-	case got != nil:
-		return 128 + int(got.(syscall.Signal))
+	case sig != 0:
+		return 128 + int(sig)
 	case err != nil:
 		fmt.Fprintf(stderr, "splitbrain conformance: %v\n", err)
 		return exitHarness

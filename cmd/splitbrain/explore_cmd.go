@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -62,13 +58,8 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		seed = s
 	}
-	if *impl == "" {
-		self, err := os.Executable()
-		if err != nil {
-			fmt.Fprintf(stderr, "splitbrain explore: cannot find this binary for the reference peer (%v): give --impl\n", err)
-			return exitHarness
-		}
-		*impl = shellQuote(self) + " peer"
+	if !defaultImpl(impl, "explore", stderr) {
+		return exitHarness
 	}
 	if *out == "" {
 		*out = filepath.Join("splitbrain-results", "explore-"+time.Now().Format("20060102-150405"))
@@ -79,7 +70,7 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 		cfg.Progress = stderr
 	}
 	rapidOutsideTests()
-	ctx, stop := interruptible(stderr)
+	ctx, stop := interruptible(stderr, "splitbrain", "stopping peers")
 	res, err := chaos.Explore(ctx, cfg)
 	if sig := stop(); sig != 0 {
 		fmt.Fprintf(stdout, "splitbrain explore: interrupted by %v after %d schedules\n", sig, res.Schedules)
@@ -117,7 +108,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		return exitHarness
 	}
 	rapidOutsideTests()
-	ctx, stop := interruptible(stderr)
+	ctx, stop := interruptible(stderr, "splitbrain", "stopping peers")
 	res, err := chaos.Replay(ctx, fs.Arg(0), chaos.Config{Impl: *impl, Out: *out})
 	if sig := stop(); sig != 0 {
 		return 128 + int(sig)
@@ -175,38 +166,6 @@ func exploreReport(w io.Writer, what string, res chaos.Result) int {
 	return 1
 }
 
-// interruptible returns a context cancelled by SIGINT or SIGTERM, and a stop function that
-// reports which signal came (0 if none). A second signal exits at once; peers die with us
-// through Pdeathsig.
-func interruptible(stderr io.Writer) (context.Context, func() syscall.Signal) {
-	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	got := make(chan syscall.Signal, 1)
-	go func() {
-		s, ok := <-sigs
-		if !ok {
-			return
-		}
-		got <- s.(syscall.Signal)
-		fmt.Fprintf(stderr, "\nsplitbrain: %v: stopping peers (again to quit at once)\n", s)
-		cancel()
-		if s2, ok := <-sigs; ok {
-			os.Exit(128 + int(s2.(syscall.Signal)))
-		}
-	}()
-	return ctx, func() syscall.Signal {
-		signal.Stop(sigs)
-		cancel()
-		select {
-		case s := <-got:
-			return s
-		default:
-			return 0
-		}
-	}
-}
-
 // rapidOutsideTests lets rapid run in this binary: it consults the testing package's flags
 // (testing.Short), which exist only once registered and parsed. Our own flags are separate
 // FlagSets, so parsing the empty global set changes nothing else.
@@ -215,11 +174,4 @@ func rapidOutsideTests() {
 		testing.Init()
 		flag.CommandLine.Parse(nil)
 	}
-}
-
-func usageExit(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	return exitHarness
 }

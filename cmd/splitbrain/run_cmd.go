@@ -1,20 +1,14 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/harness/check"
@@ -31,7 +25,7 @@ import (
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("splitbrain run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	impl := fs.String("impl", "", "the peer command line, split like a shell would (default: this binary's reference peer, 'splitbrain peer')")
+	impl := fs.String("impl", "", implUsage)
 	transport := fs.String("transport", "unix", "the election transport: unix or tcp")
 	addr := fs.String("addr", "", "the election address (default: a fresh socket path in a temp folder, or a free 127.0.0.1 port)")
 	peers := fs.Int("peers", 10, "how many peers to start")
@@ -51,10 +45,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitHarness
+		return usageExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "splitbrain run: unexpected argument %q: quote the peer command as one --impl value, e.g. --impl 'node peer.js'\n", fs.Arg(0))
@@ -79,13 +70,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		seed = s
 	}
-	if *impl == "" {
-		self, err := os.Executable()
-		if err != nil {
-			fmt.Fprintf(stderr, "splitbrain run: cannot find this binary for the reference peer (%v): give --impl\n", err)
-			return exitHarness
-		}
-		*impl = shellQuote(self) + " peer"
+	if !defaultImpl(impl, "run", stderr) {
+		return exitHarness
 	}
 	if *transport != "unix" && *transport != "tcp" {
 		fmt.Fprintf(stderr, "splitbrain run: --transport %q: use unix or tcp\n", *transport)
@@ -132,28 +118,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "splitbrain: seed %d, %d peers of %s over %s, results in %s\n", seed, *peers, *impl, *transport, *out)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	var gotSig atomic.Value // the os.Signal that interrupted the run
-	go func() {
-		s, ok := <-sigs
-		if !ok {
-			return
-		}
-		gotSig.Store(s)
-		fmt.Fprintf(stderr, "\nsplitbrain: %v: stopping peers and writing the report (again to quit at once)\n", s)
-		cancel()
-		if s2, ok := <-sigs; ok {
-			// Peers die with us through Pdeathsig.
-			os.Exit(128 + int(s2.(syscall.Signal)))
-		}
-	}()
-
+	ctx, stop := interruptible(stderr, "splitbrain", "stopping peers and writing the report")
 	outcome, err := run.Run(ctx, cfg)
-	signal.Stop(sigs)
+	sig := stop()
 	if err != nil && outcome == nil {
 		fmt.Fprintf(stderr, "splitbrain run: %v\n", err)
 		return exitHarness
@@ -168,11 +135,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	_ = report.Summary(stdout, outcome.Results, run0(outcome))
 	printFooter(stdout, outcome.Dir, outcome.Results)
-	got, _ := gotSig.Load().(os.Signal)
 	switch {
-	case got != nil:
-		fmt.Fprintf(stdout, "splitbrain: interrupted by %v (exit %d); the report covers the run up to then\n", got, 128+int(got.(syscall.Signal)))
-		return 128 + int(got.(syscall.Signal))
+	case sig != 0:
+		fmt.Fprintf(stdout, "splitbrain: interrupted by %v (exit %d); the report covers the run up to then\n", sig, 128+int(sig))
+		return 128 + int(sig)
 	case err != nil:
 		fmt.Fprintf(stdout, "splitbrain: the harness failed (exit %d), so the verdict above does not count: %v\n", exitHarness, err)
 		return exitHarness
