@@ -190,8 +190,9 @@ func follower(env Env, detail string) (*proc.Peer, error) {
 	return pick(env, live), nil
 }
 
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx ends and then returns ctx.Err(); nil after the full d. Faults
+// and the run loop use it so that a cancelled run stops waiting at once.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

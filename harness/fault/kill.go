@@ -34,7 +34,7 @@ func (k Kill) Inject(ctx context.Context, env Env) error {
 		maxDelay = 200 * time.Millisecond
 	}
 	delay := time.Duration(env.Rand().Int64N(int64(maxDelay)))
-	if err := sleep(ctx, delay); err != nil {
+	if err := Sleep(ctx, delay); err != nil {
 		return err
 	}
 	var p *proc.Peer

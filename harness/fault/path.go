@@ -145,7 +145,7 @@ func (p Plant) Inject(ctx context.Context, env Env) error {
 	if hold <= 0 {
 		hold = env.Timeout() / 3
 	}
-	if err := sleep(ctx, hold); err != nil {
+	if err := Sleep(ctx, hold); err != nil {
 		return err
 	}
 	look, _ := Look(path)

@@ -326,17 +326,17 @@ func (r *run) main(ctx context.Context) (err error) {
 	r.phase("settle")
 	// Traffic goes on through the first half of the settle time, so that the last broadcasts
 	// have the second half to be answered before the end.
-	if err := sleepCtx(ctx, r.cfg.Settle/2); err != nil {
+	if err := fault.Sleep(ctx, r.cfg.Settle/2); err != nil {
 		return nil
 	}
 	stopBroadcasts()
 	caster.Wait()
-	if err := sleepCtx(ctx, r.cfg.Settle-r.cfg.Settle/2); err != nil {
+	if err := fault.Sleep(ctx, r.cfg.Settle-r.cfg.Settle/2); err != nil {
 		return nil
 	}
 	r.phase("quiesce")
 	r.observe("quiesce")
-	_ = sleepCtx(ctx, r.cfg.Sample)
+	_ = fault.Sleep(ctx, r.cfg.Sample)
 	r.observe("quiesce")
 	return nil
 }
@@ -470,7 +470,7 @@ func (r *run) broadcast(ctx context.Context) {
 	rng := mrand.New(mrand.NewPCG(uint64(r.cfg.Seed)^0xb5ad4eceda1ce2a9, 0x62726f6164636173))
 	mean := float64(time.Second) / r.cfg.Broadcasts
 	for n := 1; ; {
-		if sleepCtx(ctx, time.Duration(rng.ExpFloat64()*mean)) != nil {
+		if fault.Sleep(ctx, time.Duration(rng.ExpFloat64()*mean)) != nil {
 			return
 		}
 		var talkers []*proc.Peer
@@ -566,7 +566,7 @@ func (r *run) waitSettled(ctx context.Context, d time.Duration, full bool) bool 
 				return true
 			}
 		}
-		if time.Now().After(deadline) || sleepCtx(ctx, r.cfg.Sample) != nil {
+		if time.Now().After(deadline) || fault.Sleep(ctx, r.cfg.Sample) != nil {
 			return false
 		}
 		if !full && len(r.group.Live()) == 0 {
@@ -712,17 +712,6 @@ func (r *run) KillAll(ctx context.Context) error {
 }
 
 // --- helpers ---
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // raiseNoFile raises the soft open-file limit to the hard one: 200 peers with their pipes
 // and the observer's /proc scans need more than a default 1024. (Go does this at start-up
