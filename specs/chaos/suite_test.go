@@ -15,11 +15,15 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
+
+	"github.com/splitbrain-dev/splitbrain/internal/specbin"
 )
 
 // peerCmd is the command line prefix of a peer; append "--impl NAME".
 var peerCmd string
+
+// cleanupBin removes the build of the peer; set on process 1 only.
+var cleanupBin = func() {}
 
 func TestChaos(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -27,15 +31,16 @@ func TestChaos(t *testing.T) {
 }
 
 var _ = SynchronizedBeforeSuite(func() []byte {
-	if bin := os.Getenv("SPLITBRAIN_BIN"); bin != "" {
+	if bin := os.Getenv(specbin.EnvBin); bin != "" {
 		return []byte(strconv.Quote(bin) + " peer")
 	}
-	bin, err := gexec.Build("github.com/splitbrain-dev/splitbrain/chaos/testdata/peer")
+	bin, cleanup, err := specbin.BuildPackage("github.com/splitbrain-dev/splitbrain/chaos/testdata/peer")
 	Expect(err).NotTo(HaveOccurred(), "build chaos/testdata/peer")
+	cleanupBin = cleanup
 	return []byte(strconv.Quote(bin))
 }, func(cmd []byte) {
 	peerCmd = string(cmd)
 	SetDefaultEventuallyTimeout(30 * time.Second)
 })
 
-var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
+var _ = SynchronizedAfterSuite(func() {}, func() { cleanupBin() })

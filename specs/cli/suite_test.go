@@ -9,17 +9,20 @@
 package cli_test
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
+
+	"github.com/splitbrain-dev/splitbrain/internal/specbin"
 )
 
 // bin is the splitbrain binary under test.
 var bin string
+
+// cleanupBin removes the build of bin; set on process 1 only.
+var cleanupBin = func() {}
 
 func TestCLI(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -27,12 +30,9 @@ func TestCLI(t *testing.T) {
 }
 
 var _ = SynchronizedBeforeSuite(func() []byte {
-	b := os.Getenv("SPLITBRAIN_BIN")
-	if b == "" {
-		var err error
-		b, err = gexec.Build("github.com/splitbrain-dev/splitbrain/cmd/splitbrain")
-		Expect(err).NotTo(HaveOccurred(), "build cmd/splitbrain")
-	}
+	b, cleanup, err := specbin.Build()
+	Expect(err).NotTo(HaveOccurred(), "build cmd/splitbrain")
+	cleanupBin = cleanup
 	return []byte(b)
 }, func(b []byte) {
 	bin = string(b)
@@ -40,6 +40,4 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 })
 
-var _ = SynchronizedAfterSuite(func() {}, func() {
-	gexec.CleanupBuildArtifacts()
-})
+var _ = SynchronizedAfterSuite(func() {}, func() { cleanupBin() })

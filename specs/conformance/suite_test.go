@@ -12,7 +12,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
+
+	"github.com/splitbrain-dev/splitbrain/internal/specbin"
 )
 
 func TestConformance(t *testing.T) {
@@ -20,17 +21,19 @@ func TestConformance(t *testing.T) {
 	RunSpecs(t, "Conformance suite, merge and check (CLI)")
 }
 
-// splitbrain is the built binary.
+// splitbrain is the built binary; this suite always builds it, ignoring $SPLITBRAIN_BIN.
 var splitbrain string
 
+// cleanupBin removes the build of splitbrain; set on process 1 only.
+var cleanupBin = func() {}
+
 var _ = SynchronizedBeforeSuite(func() []byte {
-	bin, err := gexec.Build("github.com/splitbrain-dev/splitbrain/cmd/splitbrain")
+	bin, cleanup, err := specbin.BuildPackage(specbin.CmdPath)
 	Expect(err).NotTo(HaveOccurred())
+	cleanupBin = cleanup
 	return []byte(bin)
 }, func(bin []byte) {
 	splitbrain = string(bin)
 })
 
-var _ = SynchronizedAfterSuite(func() {}, func() {
-	gexec.CleanupBuildArtifacts()
-})
+var _ = SynchronizedAfterSuite(func() {}, func() { cleanupBin() })

@@ -15,6 +15,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+
+	"github.com/splitbrain-dev/splitbrain/internal/specbin"
 )
 
 // helperEnv names the helper the test binary runs instead of the specs (see TestMain).
@@ -61,7 +63,7 @@ func dialAs(uid int, path string) dialResult {
 	Expect(err).NotTo(HaveOccurred())
 	// The test binary lives in a 0700 build directory: give the other uid its own copy.
 	bin := filepath.Join(tempDir(0o755), "helper")
-	Expect(copyFile(self, bin, 0o755)).To(Succeed())
+	Expect(specbin.CopyFile(self, bin, 0o755)).To(Succeed())
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), helperEnv+"=dial", "SPLITBRAIN_SPECS_PATH="+path)
 	cmd.Dir = "/"

@@ -8,23 +8,22 @@
 package election_test
 
 import (
-	"io"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
+
+	"github.com/splitbrain-dev/splitbrain/internal/specbin"
 )
 
-// sharedDir is a 0755 directory holding a 0755 copy of the splitbrain binary, so that a peer
-// run as another uid (65534) can execute it; gexec builds into a 0700 directory.
-var sharedDir string
-
-// splitbrainBin is the splitbrain binary every peer runs as `splitbrain peer`.
+// splitbrainBin is the splitbrain binary every peer runs as `splitbrain peer`: a 0755 copy in
+// a 0755 directory (specbin.Shared), so that a peer run as another uid (65534) can execute it.
 var splitbrainBin string
+
+// cleanupBin removes the build and the shared copy; set on process 1 only.
+var cleanupBin = func() {}
 
 func TestMain(m *testing.M) {
 	// The test binary doubles as a tiny raw client (see helper_test.go), re-executed as
@@ -41,20 +40,15 @@ func TestElection(t *testing.T) {
 }
 
 var _ = SynchronizedBeforeSuite(func() []byte {
-	bin := os.Getenv("SPLITBRAIN_BIN")
-	if bin == "" {
-		var err error
-		bin, err = gexec.Build("github.com/splitbrain-dev/splitbrain/cmd/splitbrain")
-		Expect(err).NotTo(HaveOccurred(), "build cmd/splitbrain")
-	}
-	dir, err := os.MkdirTemp("", "sb-specs-bin-")
+	bin, cleanBuild, err := specbin.Build()
+	Expect(err).NotTo(HaveOccurred(), "build cmd/splitbrain")
+	cleanupBin = cleanBuild
+	shared, cleanShared, err := specbin.Shared(bin)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(os.Chmod(dir, 0o755)).To(Succeed())
-	Expect(copyFile(bin, filepath.Join(dir, "splitbrain"), 0o755)).To(Succeed())
-	return []byte(dir)
-}, func(dir []byte) {
-	sharedDir = string(dir)
-	splitbrainBin = filepath.Join(sharedDir, "splitbrain")
+	cleanupBin = func() { cleanShared(); cleanBuild() }
+	return []byte(shared)
+}, func(shared []byte) {
+	splitbrainBin = string(shared)
 	// Failover and handshakes take milliseconds; the bound is for a loaded 2-core machine.
 	SetDefaultEventuallyTimeout(30 * time.Second)
 	SetDefaultEventuallyPollingInterval(20 * time.Millisecond)
@@ -62,29 +56,4 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	SetDefaultConsistentlyPollingInterval(20 * time.Millisecond)
 })
 
-var _ = SynchronizedAfterSuite(func() {}, func() {
-	if sharedDir != "" {
-		os.RemoveAll(sharedDir)
-	}
-	gexec.CleanupBuildArtifacts()
-})
-
-func copyFile(from, to string, mode os.FileMode) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Chmod(to, mode)
-}
+var _ = SynchronizedAfterSuite(func() {}, func() { cleanupBin() })

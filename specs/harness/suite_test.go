@@ -14,11 +14,15 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
+
+	"github.com/splitbrain-dev/splitbrain/internal/specbin"
 )
 
 // splitbrainBin is the splitbrain binary the CLI specs run.
 var splitbrainBin string
+
+// cleanupBin removes the build of splitbrainBin; set on process 1 only.
+var cleanupBin = func() {}
 
 func TestMain(m *testing.M) {
 	// The test binary doubles as a socket holder (see helper_test.go).
@@ -34,12 +38,9 @@ func TestHarness(t *testing.T) {
 }
 
 var _ = SynchronizedBeforeSuite(func() []byte {
-	bin := os.Getenv("SPLITBRAIN_BIN")
-	if bin == "" {
-		var err error
-		bin, err = gexec.Build("github.com/splitbrain-dev/splitbrain/cmd/splitbrain")
-		Expect(err).NotTo(HaveOccurred(), "build cmd/splitbrain")
-	}
+	bin, cleanup, err := specbin.Build()
+	Expect(err).NotTo(HaveOccurred(), "build cmd/splitbrain")
+	cleanupBin = cleanup
 	return []byte(bin)
 }, func(bin []byte) {
 	splitbrainBin = string(bin)
@@ -48,6 +49,4 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	SetDefaultEventuallyPollingInterval(10 * time.Millisecond)
 })
 
-var _ = SynchronizedAfterSuite(func() {}, func() {
-	gexec.CleanupBuildArtifacts()
-})
+var _ = SynchronizedAfterSuite(func() {}, func() { cleanupBin() })
