@@ -1,18 +1,17 @@
 package run_test
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/splitbrain-dev/splitbrain/internal/procmem"
 )
 
 // BenchmarkRunPeak200 measures the memory of the harness process in one `splitbrain run`
@@ -43,27 +42,10 @@ func BenchmarkRunPeak200(b *testing.B) {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		var peak atomic.Int64
 		done := make(chan struct{})
-		watched := make(chan struct{})
-		go func() {
-			defer close(watched)
-			t := time.NewTicker(2 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					if v := vmHWM(cmd.Process.Pid); v > peak.Load() {
-						peak.Store(v)
-					}
-				}
-			}
-		}()
+		peak := procmem.WatchPeak(cmd.Process.Pid, 2*time.Millisecond, done)
 		err := cmd.Wait()
 		close(done)
-		<-watched
 		var exit *exec.ExitError
 		if err != nil && !errors.As(err, &exit) {
 			b.Fatal(err)
@@ -72,27 +54,10 @@ func BenchmarkRunPeak200(b *testing.B) {
 			valid = 0
 			b.Logf("run of %d peers exited %d:\n%s", peers, code, stdout.String())
 		}
-		hwm = max(hwm, peak.Load())
+		hwm = max(hwm, peak())
 		maxrss = max(maxrss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss<<10)
 	}
 	b.ReportMetric(float64(hwm)/(1<<20), "VmHWM-MiB")
 	b.ReportMetric(float64(maxrss)/(1<<20), "maxrss-MiB")
 	b.ReportMetric(valid, "valid")
-}
-
-// vmHWM returns the VmHWM of /proc/PID/status in bytes, 0 once the process is gone.
-func vmHWM(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -1,7 +1,6 @@
 package harness_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/check"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/report"
+	"github.com/splitbrain-dev/splitbrain/internal/procmem"
 )
 
 // floodImpl is a peer that writes a 2 MB line with no newline, then floods stdout with
@@ -37,23 +36,6 @@ type floodRun struct {
 	records []history.Record
 }
 
-// vmHWM returns the VmHWM line of /proc/PID/status in bytes, 0 once the process is gone.
-func vmHWM(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
 var droppedRE = regexp.MustCompile(`: (\d+) lines dropped`)
 
 // flood runs `splitbrain run` with peers flooding peers for about 2*liveness (the wait
@@ -68,27 +50,10 @@ func flood(peers int, liveness time.Duration) floodRun {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { s.Kill(); Eventually(s).Should(gexec.Exit()) })
 
-	var peak atomic.Int64
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for range t.C {
-			select {
-			case <-s.Exited:
-				return
-			default:
-			}
-			if v := vmHWM(s.Command.Process.Pid); v > peak.Load() {
-				peak.Store(v)
-			}
-		}
-	}()
+	peak := procmem.WatchPeak(s.Command.Process.Pid, 2*time.Millisecond, s.Exited)
 	// The run judges, writes its reports and exits 1: the protocol invariant fails.
 	Eventually(s, 2*liveness+time.Minute).Should(gexec.Exit(check.ExitViolation))
-	<-watched
-	fr.vmHWM = peak.Load()
+	fr.vmHWM = peak()
 	fr.maxRSS = s.Command.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
 
 	fr.records, err = report.Load(fr.dir)
