@@ -147,3 +147,13 @@ func replayLine(out string) string {
 	}
 	return ""
 }
+
+// invariant returns the result of the invariant called name in r.
+func invariant(r report.Results, name string) (check.Result, bool) {
+	for _, inv := range r.Invariants {
+		if inv.Name == name {
+			return inv, true
+		}
+	}
+	return check.Result{}, false
+}
