@@ -18,14 +18,8 @@ func (ReachableLeader) Name() string { return "reachable-leader" }
 // Check implements Checker.
 func (ReachableLeader) Check(h []history.Record) Result {
 	var res Result
-	p := newPeers()
-	observations, violations := 0, 0
-	for i, r := range h {
-		p.apply(h, i)
-		if r.Kind != history.KindObservation || r.Snapshot == nil {
-			continue
-		}
-		observations++
+	violations := 0
+	observations := eachObservation(h, func(i int, r history.Record, p *peers) {
 		for _, l := range r.Snapshot.Listeners {
 			if !l.Orphaned {
 				continue
@@ -36,7 +30,7 @@ func (ReachableLeader) Check(h []history.Record) Result {
 				Peers: p.namesOf(l.PIDs), PIDs: l.PIDs, Snapshot: r.Snapshot, Records: around(h, i),
 			})
 		}
-	}
+	})
 	res.figure("observations", float64(observations))
 	res.figure("violations", float64(violations))
 	switch {

@@ -16,18 +16,12 @@ func (SingleListener) Name() string { return "single-listener" }
 // Check implements Checker.
 func (SingleListener) Check(h []history.Record) Result {
 	var res Result
-	p := newPeers()
-	observations, violations, most := 0, 0, 0
-	for i, r := range h {
-		p.apply(h, i)
-		if r.Kind != history.KindObservation || r.Snapshot == nil {
-			continue
-		}
-		observations++
+	violations, most := 0, 0
+	observations := eachObservation(h, func(i int, r history.Record, p *peers) {
 		n := len(r.Snapshot.Listeners)
 		most = max(most, n)
 		if n <= 1 {
-			continue
+			return
 		}
 		violations++
 		var pids []int
@@ -40,7 +34,7 @@ func (SingleListener) Check(h []history.Record) Result {
 			T: r.T, What: what[:len(what)-1], Peers: p.namesOf(pids), PIDs: pids,
 			Snapshot: r.Snapshot, Records: around(h, i),
 		})
-	}
+	})
 	res.figure("observations", float64(observations))
 	res.figure("max_listeners", float64(most))
 	res.figure("violations", float64(violations))

@@ -207,3 +207,19 @@ func count(n int, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// eachObservation calls f for every kernel observation in h, with the peers as they stand at
+// that record (every earlier record applied), and returns how many observations there were.
+func eachObservation(h []history.Record, f func(i int, r history.Record, p *peers)) int {
+	p := newPeers()
+	n := 0
+	for i, r := range h {
+		p.apply(h, i)
+		if r.Kind != history.KindObservation || r.Snapshot == nil {
+			continue
+		}
+		n++
+		f(i, r, p)
+	}
+	return n
+}
