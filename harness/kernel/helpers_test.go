@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // envHelper names the helper command a re-executed test binary runs; envArg its argument.
@@ -34,7 +32,7 @@ var helpers = map[string]func(arg string) (uint64, error){
 		}
 		hold(l)
 		go acceptForever(l)
-		return inodeOf(l.(syscall.Conn))
+		return Inode(l.(syscall.Conn))
 	},
 	"dial": func(addr string) (uint64, error) {
 		network, address, _ := strings.Cut(addr, "!")
@@ -43,7 +41,7 @@ var helpers = map[string]func(arg string) (uint64, error){
 			return 0, err
 		}
 		hold(c)
-		return inodeOf(c.(syscall.Conn))
+		return Inode(c.(syscall.Conn))
 	},
 }
 
@@ -132,23 +130,9 @@ func startChild(t *testing.T, name, arg string) child {
 	}
 }
 
-// inodeOf returns the inode of a socket, the N in its fd's socket:[N].
-func inodeOf(c syscall.Conn) (uint64, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var st unix.Stat_t
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
-		return 0, err
-	}
-	return st.Ino, serr
-}
-
 func mustInode(t testing.TB, c any) uint64 {
 	t.Helper()
-	ino, err := inodeOf(c.(syscall.Conn))
+	ino, err := Inode(c.(syscall.Conn))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
-	"golang.org/x/sys/unix"
+	"github.com/splitbrain-dev/splitbrain/harness/kernel"
 )
 
 // helperEnv names the helper the re-executed test binary runs; helperArgEnv its argument,
@@ -66,7 +66,7 @@ func runHelper(name, arg string) int {
 		fmt.Fprintf(os.Stderr, "unknown helper %q\n", name)
 		return 2
 	}
-	ino, err := inodeOf(sock)
+	ino, err := kernel.Inode(sock)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -79,20 +79,6 @@ func runHelper(name, arg string) int {
 	fmt.Printf("ready %d %s\n", ino, addr)
 	<-sig
 	return 0
-}
-
-// inodeOf returns a socket's inode, the N of its fd's socket:[N].
-func inodeOf(c syscall.Conn) (uint64, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var st unix.Stat_t
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
-		return 0, err
-	}
-	return st.Ino, serr
 }
 
 // holder is a helper process holding one socket.
