@@ -116,12 +116,7 @@ func TestProbeUnlinkTwoLeaders(t *testing.T) {
 	staleSocket(t, path)
 	a := startPeer(t, "probe-unlink", "pa", path, "before-unlink=pause")
 	b := startPeer(t, "probe-unlink", "pb", path, "before-unlink=pause")
-	a.waitEvent("pause before-unlink", pausedAt("before-unlink"))
-	b.waitEvent("pause before-unlink", pausedAt("before-unlink"))
-	a.resume()
-	a.waitLeader()
-	b.resume()
-	b.waitLeader()
+	bothLead(a, b, "before-unlink")
 	requireSplitBrain(t, "unix", path, a, b, a)
 
 	// A newcomer finds only b: a's members are lost to everyone else for good.
@@ -134,12 +129,7 @@ func TestNoLockTwoLeaders(t *testing.T) {
 	path := sockPath(t)
 	a := startPeer(t, "no-lock", "pa", path, "before-unlink=pause")
 	b := startPeer(t, "no-lock", "pb", path, "before-unlink=pause")
-	a.waitEvent("pause before-unlink", pausedAt("before-unlink"))
-	b.waitEvent("pause before-unlink", pausedAt("before-unlink"))
-	a.resume()
-	a.waitLeader()
-	b.resume()
-	b.waitLeader()
+	bothLead(a, b, "before-unlink")
 	requireSplitBrain(t, "unix", path, a, b, a)
 }
 
@@ -212,12 +202,7 @@ func TestTCPCanariesTwoLeaders(t *testing.T) {
 			addr := freePort(t)
 			a := startPeer(t, name, "pa", addr, "before-listen=pause")
 			b := startPeer(t, name, "pb", addr, "before-listen=pause")
-			a.waitEvent("pause before-listen", pausedAt("before-listen"))
-			b.waitEvent("pause before-listen", pausedAt("before-listen"))
-			a.resume()
-			a.waitLeader()
-			b.resume()
-			b.waitLeader()
+			bothLead(a, b, "before-listen")
 			s := requireSplitBrain(t, "tcp", addr, a, b, nil)
 			_, port, _ := net.SplitHostPort(addr)
 			var names []string

@@ -182,6 +182,18 @@ func pausedAt(name string) func(protocol.Event) bool {
 	}
 }
 
+// bothLead forces the race: a and b both wait at failpoint fp, then go on one after the
+// other, and each must end up leading.
+func bothLead(a, b *peer, fp string) {
+	a.t.Helper()
+	a.waitEvent("pause "+fp, pausedAt(fp))
+	b.waitEvent("pause "+fp, pausedAt(fp))
+	a.resume()
+	a.waitLeader()
+	b.resume()
+	b.waitLeader()
+}
+
 func (p *peer) waitLeader() { p.t.Helper(); p.waitEvent("leader", kind(protocol.EventLeader)) }
 
 func (p *peer) waitFollower(leader string) {

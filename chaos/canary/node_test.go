@@ -63,11 +63,6 @@ func TestNodeProbeUnlinkTwoLeaders(t *testing.T) {
 	staleSocket(t, path)
 	a := startNode(t, "pa", path, "before-unlink=pause")
 	b := startNode(t, "pb", path, "before-unlink=pause")
-	a.waitEvent("pause before-unlink", pausedAt("before-unlink"))
-	b.waitEvent("pause before-unlink", pausedAt("before-unlink"))
-	a.resume()
-	a.waitLeader()
-	b.resume()
-	b.waitLeader()
+	bothLead(a, b, "before-unlink")
 	requireSplitBrain(t, "unix", path, a, b, a)
 }
