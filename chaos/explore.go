@@ -421,7 +421,12 @@ func detectMode(ctx context.Context, cfg *Config, argv []string) (string, error)
 // one check per seed, cfg.Steps steps on average, no fail files (schedules are the
 // regression cases, see the package doc), cfg.ShrinkTime to shrink.
 func rapidSettings(cfg Config) (restore func()) {
-	testing.Init() // rapid asks testing.Short(), which needs the testing flags
+	// rapid asks testing.Short(), which needs the testing flags registered and parsed; in a
+	// test binary they are, in a program (splitbrain explore) parse the empty global set.
+	testing.Init()
+	if !flag.Parsed() {
+		flag.CommandLine.Parse(nil)
+	}
 	set := map[string]string{
 		"rapid.checks":     "1",
 		"rapid.steps":      strconv.Itoa(cfg.Steps),

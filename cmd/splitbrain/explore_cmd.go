@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"testing"
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/chaos"
@@ -69,7 +68,6 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	rapidOutsideTests()
 	ctx, stop := interruptible(stderr, "splitbrain", "stopping peers")
 	res, err := chaos.Explore(ctx, cfg)
 	if sig := stop(); sig != 0 {
@@ -107,7 +105,6 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "splitbrain replay: give one schedule file, e.g. splitbrain replay splitbrain-results/explore-X/schedule.json\n")
 		return exitHarness
 	}
-	rapidOutsideTests()
 	ctx, stop := interruptible(stderr, "splitbrain", "stopping peers")
 	res, err := chaos.Replay(ctx, fs.Arg(0), chaos.Config{Impl: *impl, Out: *out})
 	if sig := stop(); sig != 0 {
@@ -164,14 +161,4 @@ func exploreReport(w io.Writer, what string, res chaos.Result) int {
 		fmt.Fprintf(w, "splitbrain: results in %s\n", res.Dir)
 	}
 	return 1
-}
-
-// rapidOutsideTests lets rapid run in this binary: it consults the testing package's flags
-// (testing.Short), which exist only once registered and parsed. Our own flags are separate
-// FlagSets, so parsing the empty global set changes nothing else.
-func rapidOutsideTests() {
-	if !flag.Parsed() {
-		testing.Init()
-		flag.CommandLine.Parse(nil)
-	}
 }
