@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/chaos"
-	"github.com/splitbrain-dev/splitbrain/chaos/canary"
+	"github.com/splitbrain-dev/splitbrain/peers/canary"
 )
 
 // budget scales a CI-size budget by $CHAOS_SCALE (e.g. 10 for a long local run).

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/splitbrain-dev/splitbrain/harness/peer"
+	"github.com/splitbrain-dev/splitbrain/peers/reference"
 )
 
 // envPeer makes the re-executed test binary a peer (`splitbrain peer` in miniature).
@@ -13,7 +13,7 @@ const envPeer = "SPLITBRAIN_CHAOS_TEST_PEER"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envPeer) != "" {
-		os.Exit(peer.Main(os.Args[1:], os.Stderr))
+		os.Exit(reference.Main(os.Args[1:], os.Stderr))
 	}
 	os.Setenv(envPeer, "1") // inherited by the peers the tests start
 	os.Exit(m.Run())

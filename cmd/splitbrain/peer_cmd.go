@@ -3,8 +3,8 @@ package main
 import (
 	"io"
 
-	"github.com/splitbrain-dev/splitbrain/harness/peer"
+	"github.com/splitbrain-dev/splitbrain/peers/reference"
 )
 
 // peerCmd runs one peer: the reference implementation, or a canary with --impl NAME.
-func peerCmd(args []string, stderr io.Writer) int { return peer.Main(args, stderr) }
+func peerCmd(args []string, stderr io.Writer) int { return reference.Main(args, stderr) }

@@ -20,7 +20,7 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/check"
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
-	refpeer "github.com/splitbrain-dev/splitbrain/harness/peer"
+	refpeer "github.com/splitbrain-dev/splitbrain/peers/reference"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
 )
 

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/splitbrain-dev/splitbrain/harness/peer"
+	"github.com/splitbrain-dev/splitbrain/peers/reference"
 )
 
-func main() { os.Exit(peer.Main(os.Args[1:], os.Stderr)) }
+func main() { os.Exit(reference.Main(os.Args[1:], os.Stderr)) }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/splitbrain-dev/splitbrain/harness/peerio"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 

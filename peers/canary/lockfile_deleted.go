@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/splitbrain-dev/splitbrain/election"
-	"github.com/splitbrain-dev/splitbrain/harness/peerio"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
 
 func init() {

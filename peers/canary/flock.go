@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/splitbrain-dev/splitbrain/election"
-	"github.com/splitbrain-dev/splitbrain/harness/peerio"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
 
 // lockSuffix names the lock file of a socket path: PATH.lock.

@@ -1,7 +1,7 @@
-// Package peer is the reference peer: the election library run under the splitbrain peer
+// Package reference is the reference peer: the election library run under the splitbrain peer
 // protocol (docs/PROTOCOL.md). `splitbrain peer` runs it; `splitbrain peer --impl NAME` runs
 // one of the canaries instead.
-package peer
+package reference
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/splitbrain-dev/splitbrain/chaos/canary"
+	"github.com/splitbrain-dev/splitbrain/peers/canary"
 	"github.com/splitbrain-dev/splitbrain/election"
-	"github.com/splitbrain-dev/splitbrain/harness/peerio"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 

@@ -6,7 +6,7 @@ import (
 	"os"
 	"sort"
 
-	"github.com/splitbrain-dev/splitbrain/harness/peerio"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
 
 // Canary is one deliberately broken election implementation.

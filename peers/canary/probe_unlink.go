@@ -6,7 +6,7 @@ import (
 	"syscall"
 
 	"github.com/splitbrain-dev/splitbrain/election"
-	"github.com/splitbrain-dev/splitbrain/harness/peerio"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
 
 func init() {

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/splitbrain-dev/splitbrain/chaos/canary"
+	"github.com/splitbrain-dev/splitbrain/peers/canary"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/election"
-	"github.com/splitbrain-dev/splitbrain/harness/peerio"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
 
 // FailBeforeClose is the failpoint in unlink-on-close's shutdown path after the leader has

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/splitbrain-dev/splitbrain/chaos/canary"
+	"github.com/splitbrain-dev/splitbrain/peers/canary"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
-	"github.com/splitbrain-dev/splitbrain/harness/peerio"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/election"
-	"github.com/splitbrain-dev/splitbrain/harness/peerio"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 
