@@ -20,8 +20,8 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/check"
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
-	refpeer "github.com/splitbrain-dev/splitbrain/peers/reference"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
+	refpeer "github.com/splitbrain-dev/splitbrain/peers/reference"
 )
 
 const helperEnv = "SPLITBRAIN_RUN_TEST_HELPER"

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/splitbrain-dev/splitbrain/peers/canary"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
-	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
+	"github.com/splitbrain-dev/splitbrain/peers/canary"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
 
 func addrFor(t *testing.T, c canary.Canary) string {

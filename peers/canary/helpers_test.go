@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/splitbrain-dev/splitbrain/peers/canary"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
+	"github.com/splitbrain-dev/splitbrain/peers/canary"
 )
 
 // envCanary makes the re-executed test binary run the canary it names instead of tests.

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/election"
-	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
 
 // strategy is one canary's election: the part where the bugs live.

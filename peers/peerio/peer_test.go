@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
 
 func envOf(m map[string]string) func(string) (string, bool) {

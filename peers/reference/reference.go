@@ -12,10 +12,10 @@ import (
 	"io"
 	"strings"
 
-	"github.com/splitbrain-dev/splitbrain/peers/canary"
 	"github.com/splitbrain-dev/splitbrain/election"
-	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
+	"github.com/splitbrain-dev/splitbrain/peers/canary"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
 
 // Reference is the name of the reference implementation for --impl.
