@@ -20,6 +20,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/engine"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
 	"github.com/splitbrain-dev/splitbrain/harness/proc"
@@ -71,6 +72,8 @@ type Config struct {
 	Quiet time.Duration
 	// ShrinkTime bounds rapid's shrinking of a counterexample; default 60s.
 	ShrinkTime time.Duration
+	// Invariants are the invariants judged (check's names); default [Invariants].
+	Invariants []string
 	// Progress, if set, gets one line per schedule.
 	Progress io.Writer
 }
@@ -111,6 +114,14 @@ func (c *Config) defaults() error {
 	}
 	if c.ShrinkTime <= 0 {
 		c.ShrinkTime = time.Minute
+	}
+	if len(c.Invariants) == 0 {
+		c.Invariants = Invariants
+	}
+	for _, n := range c.Invariants {
+		if _, ok := check.ByName(n); !ok || !slices.Contains(Invariants, n) {
+			return fmt.Errorf("%w: invariant %q: choose from %s", ErrConfig, n, strings.Join(Invariants, ", "))
+		}
 	}
 	return nil
 }
@@ -167,13 +178,13 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return Result{}, err
 	}
-	argv, err := proc.Split(cfg.Impl)
-	if err != nil {
+	if _, err := proc.Split(cfg.Impl); err != nil {
 		return Result{}, fmt.Errorf("%w: impl %q: %w", ErrConfig, cfg.Impl, err)
 	}
 	begin := time.Now()
+	var err error
 	if cfg.Mode == "" {
-		if cfg.Mode, err = detectMode(ctx, &cfg, argv); err != nil {
+		if cfg.Mode, err = detectMode(ctx, &cfg); err != nil {
 			return Result{}, err
 		}
 	}
@@ -186,7 +197,7 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 	restore := rapidSettings(cfg)
 	defer func() { restore(); rapidMu.Unlock() }()
 
-	ex := &exploration{ctx: ctx, cfg: &cfg, argv: argv}
+	ex := &exploration{ctx: ctx, cfg: &cfg}
 	var lastRecs []history.Record
 	for i := 0; ; i++ {
 		if ctx.Err() != nil || time.Since(begin) > cfg.Budget || (cfg.MaxSchedules > 0 && i >= cfg.MaxSchedules) {
@@ -215,6 +226,16 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 		res.FailingSeed = seed
 		res.Original = ex.first
 		res.Counterexample = ex.last
+		// rapid's shrinking is bounded in time, so on a loaded machine it may stop short:
+		// finish it by deleting steps one at a time, replaying each candidate, until no
+		// single deletion still fails. The result depends on the schedule, not the speed.
+		min, runs, err := minimize(ctx, &cfg, *ex.last)
+		res.Runs += runs
+		if err != nil {
+			res.Elapsed, res.Runs = time.Since(begin), res.Runs+ex.runs
+			return res, err
+		}
+		res.Counterexample = &min
 		res.Violation = ex.last.Violation
 		res.Rapid = tb.report()
 		if cfg.Progress != nil {
@@ -222,12 +243,12 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 		}
 		break
 	}
-	res.Runs = ex.runs
+	res.Runs += ex.runs
 	if res.Violation == nil {
 		res.Search = time.Since(begin)
 	} else {
 		// The counterexample must replay: run it once more, as `splitbrain replay` would.
-		again, recs, err := runSchedule(ctx, &cfg, argv, *res.Counterexample)
+		again, recs, err := runSchedule(ctx, &cfg, *res.Counterexample)
 		if err != nil {
 			return res, err
 		}
@@ -241,7 +262,7 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 	res.Elapsed = time.Since(begin)
 	if cfg.Out != "" {
 		res.Dir = cfg.Out
-		if err := writeOut(cfg.Out, res, lastRecs); err != nil {
+		if err := writeOut(&cfg, cfg.Out, res, lastRecs); err != nil {
 			return res, err
 		}
 	}
@@ -269,12 +290,11 @@ func Replay(ctx context.Context, path string, cfg Config) (Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return Result{}, err
 	}
-	argv, err := proc.Split(cfg.Impl)
-	if err != nil {
+	if _, err := proc.Split(cfg.Impl); err != nil {
 		return Result{}, fmt.Errorf("%w: impl %q: %w", ErrConfig, cfg.Impl, err)
 	}
 	begin := time.Now()
-	got, recs, err := runSchedule(ctx, &cfg, argv, s)
+	got, recs, err := runSchedule(ctx, &cfg, s)
 	res := Result{Impl: cfg.Impl, Transport: cfg.Transport, Mode: cfg.Mode, Seed: s.Seed, Schedules: 1, Runs: 1,
 		Elapsed: time.Since(begin), Search: time.Since(begin)}
 	if err != nil {
@@ -285,41 +305,66 @@ func Replay(ctx context.Context, path string, cfg Config) (Result, error) {
 	res.Reproduced = got.Violation != nil && s.Violation != nil
 	if cfg.Out != "" {
 		res.Dir = cfg.Out
-		if err := writeOut(cfg.Out, res, recs); err != nil {
+		if err := writeOut(&cfg, cfg.Out, res, recs); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
 
-// runSchedule executes s's steps on a fresh group until the first violation.
-func runSchedule(ctx context.Context, cfg *Config, argv []string, s Schedule) (Schedule, []history.Record, error) {
-	d, err := newDriver(cfg, argv)
+// runSchedule executes s's steps on a fresh group until the online judge sees a
+// violation, then judges the history. The returned schedule holds the steps that acted,
+// the verdict and the story.
+func runSchedule(ctx context.Context, cfg *Config, s Schedule) (Schedule, []history.Record, error) {
+	d, err := newDriver(cfg)
 	if err != nil {
 		return Schedule{}, nil, err
 	}
 	out := Schedule{Version: ScheduleVersion, Impl: cfg.Impl, Transport: cfg.Transport, Mode: cfg.Mode, Seed: s.Seed}
 	var runErr error
-	for i, st := range s.Steps {
-		v, err := d.exec(ctx, i+1, st)
+	for _, st := range s.Steps {
+		stop, err := d.exec(ctx, len(d.steps)+1, st)
 		if err != nil {
 			runErr = err
 			break
 		}
-		if v != nil {
+		if stop {
 			break
 		}
 	}
-	d.close()
+	d.finish()
 	out.Steps, out.Violation, out.Story = d.steps, d.violation, d.story
-	return out, d.records(), runErr
+	return out, d.e.Records(), runErr
+}
+
+// minimize deletes steps of a failing schedule one at a time (the final settle included,
+// when the violation comes before it), keeping each deletion after which a replay still
+// fails, until no single deletion does. It is bounded by the schedule's length, not by time.
+func minimize(ctx context.Context, cfg *Config, s Schedule) (Schedule, int, error) {
+	runs := 0
+	for changed := true; changed && len(s.Steps) > 1; {
+		changed = false
+		for i := len(s.Steps) - 1; i >= 0 && len(s.Steps) > 1; i-- {
+			try := s
+			try.Steps = slices.Delete(slices.Clone(s.Steps), i, i+1)
+			got, _, err := runSchedule(ctx, cfg, try)
+			runs++
+			if err != nil {
+				return s, runs, err
+			}
+			if got.Violation != nil && len(got.Steps) < len(s.Steps) {
+				s, changed = got, true
+				break
+			}
+		}
+	}
+	return s, runs, nil
 }
 
 // exploration is the state of one Explore across rapid's runs of the property.
 type exploration struct {
-	ctx  context.Context
-	cfg  *Config
-	argv []string
+	ctx context.Context
+	cfg *Config
 
 	searching bool // no failure yet in this seed: count kills
 	runs      int
@@ -339,18 +384,18 @@ func (ex *exploration) prop(t *rapid.T) {
 	if ex.harness != nil || ex.ctx.Err() != nil {
 		t.SkipNow() // stop spending time; Explore reports the error
 	}
-	d, err := newDriver(ex.cfg, ex.argv)
+	d, err := newDriver(ex.cfg)
 	if err != nil {
 		ex.harness = err
 		t.SkipNow()
 	}
 	m := &machine{ctx: ex.ctx, d: d, cfg: ex.cfg}
 	defer func() {
-		d.close()
+		d.finish()
 		if m.harness != nil && ex.harness == nil && ex.ctx.Err() == nil {
 			ex.harness = m.harness
 		}
-		ex.lastRecs = d.records()
+		ex.lastRecs = d.e.Records()
 		ex.steps = len(d.steps)
 		if d.violation == nil {
 			if ex.searching {
@@ -371,50 +416,59 @@ func (ex *exploration) prop(t *rapid.T) {
 	}()
 	t.Repeat(m.actions())
 	m.step(t, Step{Op: OpSettle})
+	d.finish()
 	m.verdict(t)
 }
 
 // detectMode starts one peer with every failpoint paused: a failpoint event means a
 // white-box peer (steered), a listener without one a black-box peer (timing).
-func detectMode(ctx context.Context, cfg *Config, argv []string) (string, error) {
+func detectMode(ctx context.Context, cfg *Config) (string, error) {
 	probe := *cfg
 	probe.Mode = ModeSteered
-	d, err := newDriver(&probe, argv)
+	d, err := newDriver(&probe)
 	if err != nil {
 		return "", err
 	}
 	defer d.close()
-	if err := d.start([]string{"p1"}, true, 0); err != nil {
+	e := d.e
+	if err := e.StartWith([]string{"p1"}, engine.StartOptions{Steered: true}); err != nil {
 		return "", err
 	}
 	mode := ""
-	_, err = d.waitFor(ctx, startWait, func(s kernel.Snapshot) bool {
-		ps := d.state("p1")
-		d.mu.Lock()
-		paused := ps.paused != ""
-		d.mu.Unlock()
+	_, err = e.WaitFor(ctx, startWait, func(s kernel.Snapshot) bool {
+		st := e.Status("p1")
 		switch {
-		case paused:
+		case st.Paused != "":
 			mode = ModeSteered
 		case len(s.Listeners) > 0:
 			mode = ModeTiming
-		case ps.p.Exited():
+		case !st.Live:
 			mode = "exited"
 		}
 		return mode != ""
 	})
-	if err != nil && !errors.Is(err, errStop) {
+	if err != nil && !errors.Is(err, engine.ErrViolation) {
 		return "", err
 	}
 	switch mode {
 	case "":
-		return "", fmt.Errorf("peer %q neither listened on %s nor reached a failpoint within %v: check the command and that it reads SPLITBRAIN_ADDR", cfg.Impl, d.addr, startWait)
+		return "", fmt.Errorf("peer %q neither listened on %s nor reached a failpoint within %v: check the command and that it reads SPLITBRAIN_ADDR", cfg.Impl, e.Addr(), startWait)
 	case "exited":
-		ex := d.state("p1").p.Exit()
+		ex := exitOf(e.Records(), "p1")
 		return "", fmt.Errorf("peer %q exited at once with status %d (%s): check the command; its stderr ended: %s",
 			cfg.Impl, ex.Code, ex.Signal, strings.Join(ex.StderrTail, " | "))
 	}
 	return mode, nil
+}
+
+// exitOf returns the exit of peer id's first process in h.
+func exitOf(h []history.Record, id string) history.Exit {
+	for _, r := range h {
+		if r.Kind == history.KindExit && r.Peer == id && r.Exit != nil {
+			return *r.Exit
+		}
+	}
+	return history.Exit{}
 }
 
 // rapidSettings sets rapid's flags for one exploration and returns what restores them:
@@ -511,13 +565,13 @@ func (tb *rapidTB) report() string {
 // resultsFile is results.json of an exploration.
 type resultsFile struct {
 	Exploration Result `json:"exploration"`
-	// Checks are harness/check's verdicts on history.jsonl. The exploration's own
-	// verdict is Exploration.Violation; steered pauses make some checks (liveness) moot.
+	// Checks are check.Judge's verdicts on history.jsonl over the exploration's invariants:
+	// the same judgement that gave Exploration.Violation, so the two cannot disagree.
 	Checks check.Results `json:"checks"`
 }
 
 // writeOut writes the result folder.
-func writeOut(dir string, res Result, recs []history.Record) error {
+func writeOut(cfg *Config, dir string, res Result, recs []history.Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("result folder: %w", err)
 	}
@@ -535,7 +589,7 @@ func writeOut(dir string, res Result, recs []history.Record) error {
 	if err := errors.Join(w.Flush(), f.Close()); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	b, err := json.MarshalIndent(resultsFile{Exploration: res, Checks: check.Judge(recs)}, "", "  ")
+	b, err := json.MarshalIndent(resultsFile{Exploration: res, Checks: check.Judge(recs, cfg.checkers()...)}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("results: %w", err)
 	}

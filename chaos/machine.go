@@ -62,7 +62,7 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 
 // done reports whether the schedule is over: a violation was seen or the harness failed.
 // The actions rapid still draws then do nothing, and shrinking drops them.
-func (m *machine) done() bool { return m.harness != nil || m.d.violation != nil }
+func (m *machine) done() bool { return m.harness != nil || m.d.e.Violation() != nil }
 
 // step executes st as the schedule's next step, unless the schedule is over.
 func (m *machine) step(t *rapid.T, st Step) {
@@ -74,23 +74,15 @@ func (m *machine) step(t *rapid.T, st Step) {
 	}
 }
 
-// check is the "" action: the always-invariants from a fresh kernel snapshot. It records a
-// violation; [machine.verdict] fails the property, from one place, so that rapid sees the
-// same failure (message and traceback) when it replays and shrinks the schedule.
+// check is the "" action: a fresh kernel snapshot, which the engine's online judge judges.
+// It only records; [machine.verdict] fails the property, from one place, after the whole
+// history is judged, so that rapid sees the same failure (message and traceback) when it
+// replays and shrinks the schedule.
 func (m *machine) check(t *rapid.T) {
 	if m.done() || len(m.d.steps) == 0 {
 		return
 	}
-	s, err := m.d.snapshot()
-	if err != nil {
-		m.harness = err
-		return
-	}
-	if v := m.d.always(s); v != nil {
-		v.Step = len(m.d.steps)
-		m.d.violation = v
-		m.d.story = append(m.d.story, fmt.Sprintf("   => %s violated: %s", v.Invariant, v.What))
-	}
+	m.d.e.Snapshot("")
 }
 
 // verdict fails t if the schedule broke an invariant; the story has the details.
@@ -116,7 +108,7 @@ func (m *machine) ids(n int) []string {
 }
 
 func (m *machine) start(t *rapid.T) {
-	room := m.cfg.MaxPeers - len(m.d.live())
+	room := m.cfg.MaxPeers - len(m.d.e.Live())
 	if room <= 0 && !m.done() {
 		t.Skip("the group is full")
 	}
@@ -134,7 +126,10 @@ func (m *machine) start(t *rapid.T) {
 // target draws whom a fault hits: the leader, a follower, or (steered) any live peer, so
 // that a peer paused at a failpoint can be killed right there.
 func (m *machine) target(t *rapid.T) (peer, role string) {
-	live := m.d.live()
+	var live []string
+	for _, p := range m.d.e.Live() {
+		live = append(live, p.ID())
+	}
 	if len(live) == 0 && !m.done() {
 		t.Skip("no live peer")
 	}
@@ -167,11 +162,9 @@ func (m *machine) pause(t *rapid.T) {
 }
 
 func (m *machine) resume(t *rapid.T) {
-	for _, ps := range m.d.states() {
-		if ps.stopped {
-			m.step(t, Step{Op: OpResume})
-			return
-		}
+	if len(m.d.e.Stopped()) > 0 {
+		m.step(t, Step{Op: OpResume})
+		return
 	}
 	if !m.done() {
 		t.Skip("nobody is stopped")
@@ -191,15 +184,10 @@ func (m *machine) plant(t *rapid.T) {
 // steer draws a steering step for a steered peer that is paused at a failpoint.
 func (m *machine) steer(t *rapid.T, op Op) {
 	var ids []string
-	for _, ps := range m.d.states() {
-		m.d.mu.Lock()
-		ok := ps.steered && !ps.free && ps.p != nil && !ps.p.Exited()
-		if op != OpFree {
-			ok = ok && ps.paused != ""
-		}
-		m.d.mu.Unlock()
-		if ok {
-			ids = append(ids, ps.id)
+	for _, id := range m.d.e.IDs() {
+		s := m.d.e.Status(id)
+		if s.Live && s.Steered && (op == OpFree || s.Paused != "") {
+			ids = append(ids, id)
 		}
 	}
 	if len(ids) == 0 {

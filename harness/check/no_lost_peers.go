@@ -15,7 +15,8 @@ import (
 //
 // A settle window begins at the first "settle" or "quiesce" phase record after faults and
 // ends at the next "faults" or "end" phase record (or the end of the history); there is one
-// per round. The last observation in each window is judged: every live peer (started, not
+// per round. The last observation in each window is judged (one taken before Run.Settle
+// has passed only if it shows the group settled; else the window is inconclusive): every live peer (started, not
 // exited), except those holding the reachable listener, must be the client of an accepted
 // connection whose server side is held by the reachable listener's process (by PID), and
 // no connection may go to another process or listener. A connection still in the backlog
@@ -73,15 +74,19 @@ func (NoLostPeers) Check(h []history.Record) Result {
 		}
 		win := windows[w]
 		r := h[i]
-		if r.T < win.start+settle {
+		ev, ok := lostPeers(r.Snapshot, p)
+		if !ok && r.T < win.start+settle {
+			// The driver moved on before the settle time passed, and the group had not
+			// settled yet: that is no proof of a lost peer. (A settled group may be seen
+			// early: the driver waits for exactly that.)
 			early++
 			res.addEvidence(Evidence{T: r.T, What: fmt.Sprintf(
-				"the last observation of the settle window that began at %v came %v before the settle time (%v) had passed",
-				win.start, win.start+settle-r.T, settle), Snapshot: r.Snapshot, Records: around(h, i)})
+				"the last observation of the settle window that began at %v came %v before the settle time (%v) had passed, unsettled: %s",
+				win.start, win.start+settle-r.T, settle, ev.What), Snapshot: r.Snapshot, Records: around(h, i)})
 			continue
 		}
 		judged++
-		if ev, ok := lostPeers(r.Snapshot, p); !ok {
+		if !ok {
 			lost++
 			ev.T, ev.Records = r.T, around(h, i)
 			if lost == 1 {

@@ -26,7 +26,7 @@ func (ReachableLeader) Check(h []history.Record) Result {
 			}
 			violations++
 			res.addEvidence(Evidence{
-				T: r.T, What: fmt.Sprintf("%s; the path now names inode %d", listenerWhat(l, p), r.Snapshot.PathInode),
+				T: r.T, What: orphanWhat(l, r.Snapshot, p),
 				Peers: p.namesOf(l.PIDs), PIDs: l.PIDs, Snapshot: r.Snapshot, Records: around(h, i),
 			})
 		}

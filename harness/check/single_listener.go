@@ -20,18 +20,17 @@ func (SingleListener) Check(h []history.Record) Result {
 	observations := eachObservation(h, func(i int, r history.Record, p *peers) {
 		n := len(r.Snapshot.Listeners)
 		most = max(most, n)
-		if n <= 1 {
+		what := tooManyListeners(r.Snapshot, p)
+		if what == "" {
 			return
 		}
 		violations++
 		var pids []int
-		what := fmt.Sprintf("%d listeners on the address:", n)
 		for _, l := range r.Snapshot.Listeners {
 			pids = append(pids, l.PIDs...)
-			what += " " + listenerWhat(l, p) + ";"
 		}
 		res.addEvidence(Evidence{
-			T: r.T, What: what[:len(what)-1], Peers: p.namesOf(pids), PIDs: pids,
+			T: r.T, What: what, Peers: p.namesOf(pids), PIDs: pids,
 			Snapshot: r.Snapshot, Records: around(h, i),
 		})
 	})

@@ -40,15 +40,17 @@ type FailpointUser interface {
 	Failpoints() string
 }
 
-// Env is what a fault sees of the run. The run loop implements it.
+// Env is what a fault sees of the group it acts on; harness/engine implements it.
 type Env interface {
 	// Rand is the run's one seeded source.
 	Rand() *rand.Rand
 	// Transport is "unix" or "tcp"; Addr the election address.
 	Transport() string
 	Addr() string
-	// Live returns the peers whose process runs.
+	// Live returns the peers whose process runs, in start order; Peer the running process
+	// of one id, or nil.
 	Live() []*proc.Peer
+	Peer(id string) *proc.Peer
 	// Leader takes a fresh kernel snapshot (and records it, with detail) and returns the peer
 	// owning the reachable listener, or nil if there is none or no peer owns it.
 	Leader(detail string) (*proc.Peer, error)
@@ -59,9 +61,19 @@ type Env interface {
 	DeadIDs() []string
 	// MaxLive is the most peers that may run at once.
 	MaxLive() int
-	// KillAll sends SIGKILL to every live peer and returns once all are reaped and the kernel
-	// shows no listener owned by them.
+	// KillAll sends SIGKILL to every live peer and returns once all are reaped.
 	KillAll(ctx context.Context) error
+	// Term sends SIGTERM to p and frees it from any failpoint pause or SIGSTOP, so that its
+	// shutdown path runs. Stop and Cont send SIGSTOP and SIGCONT; Stopped lists the live
+	// peers stopped now.
+	Term(p *proc.Peer) error
+	Stop(p *proc.Peer) error
+	Cont(p *proc.Peer) error
+	Stopped() []*proc.Peer
+	// WaitAttempt waits up to limit until peer id has made an election attempt (it leads or
+	// follows, reports two failed attempts, exits or rests), or, if it never speaks the
+	// protocol, has run for blackBox.
+	WaitAttempt(ctx context.Context, id string, limit, blackBox time.Duration) error
 	// WaitEvent waits for the next event record (after the call) that match accepts.
 	WaitEvent(ctx context.Context, match func(history.Record) bool) (history.Record, error)
 	// Record appends a record to the history, stamping T.
@@ -69,8 +81,10 @@ type Env interface {
 	// Go runs f in the background; the run waits for it before it ends.
 	Go(f func())
 	// Timeout is the longest any peer timeout can be (the liveness bound): a pause lasts
-	// longer, a wait for a new leader no longer.
+	// longer, a wait for a new leader no longer. Quiet is how long a peer that spoke must
+	// be silent to count as at rest.
 	Timeout() time.Duration
+	Quiet() time.Duration
 }
 
 // All returns every fault, in registry order.
@@ -180,15 +194,42 @@ func pick(env Env, ps []*proc.Peer) *proc.Peer {
 	return ps[env.Rand().IntN(len(ps))]
 }
 
-// follower returns a random live peer other than the leader.
-func follower(env Env, detail string) (*proc.Peer, error) {
+// follower returns a live peer other than the leader: a random one, or (first) the first
+// in start order, so that a schedule's step picks the same one again.
+func follower(env Env, detail string, first bool) (*proc.Peer, error) {
 	leader, err := env.Leader(detail)
 	if err != nil {
 		return nil, err
 	}
 	live := slices.DeleteFunc(env.Live(), func(p *proc.Peer) bool { return leader != nil && p.ID() == leader.ID() })
+	if first && len(live) > 0 {
+		return live[0], nil
+	}
 	return pick(env, live), nil
 }
+
+// Target names whom a scheduled fault hits: a peer by id, or else a role. The zero Target
+// lets the fault draw its own.
+type Target struct {
+	Peer string // a peer id
+	Role Role   // Leader, or Follower: the first live non-leader in start order
+}
+
+// Resolve returns the live peer t names, or nil.
+func (t Target) Resolve(env Env, detail string) (*proc.Peer, error) {
+	switch {
+	case t.Peer != "":
+		return env.Peer(t.Peer), nil
+	case t.Role == Leader:
+		return env.Leader(detail)
+	case t.Role == Follower:
+		return follower(env, detail, true)
+	}
+	return nil, nil
+}
+
+// set reports whether t names a target.
+func (t Target) set() bool { return t.Peer != "" || t.Role != "" }
 
 // Sleep waits d, or until ctx ends and then returns ctx.Err(); nil after the full d. Faults
 // and the run loop use it so that a cancelled run stops waiting at once.

@@ -13,10 +13,15 @@ import (
 // Kill sends SIGKILL (or, Graceful, SIGTERM) to the leader or to a random follower, after a
 // random delay of up to MaxDelay (default 200ms) so that kills land at every stage of a peer's
 // life. Names: kill-leader, term-leader, kill-follower, term-follower.
+//
+// A schedule's step sets At instead: the peer or role it names (a follower is then the
+// first in start order), after exactly Delay, so that a replay does the same.
 type Kill struct {
 	Role     Role
 	Graceful bool
 	MaxDelay time.Duration
+	At       Target
+	Delay    time.Duration
 }
 
 // Name implements Fault.
@@ -29,28 +34,41 @@ func (k Kill) Name() string {
 
 // Inject implements Fault.
 func (k Kill) Inject(ctx context.Context, env Env) error {
-	maxDelay := k.MaxDelay
-	if maxDelay <= 0 {
-		maxDelay = 200 * time.Millisecond
+	name := k.Name()
+	if k.At.set() {
+		name = "kill"
+		if k.Graceful {
+			name = "term"
+		}
 	}
-	delay := time.Duration(env.Rand().Int64N(int64(maxDelay)))
+	delay := k.Delay
+	if !k.At.set() {
+		maxDelay := k.MaxDelay
+		if maxDelay <= 0 {
+			maxDelay = 200 * time.Millisecond
+		}
+		delay = time.Duration(env.Rand().Int64N(int64(maxDelay)))
+	}
 	if err := Sleep(ctx, delay); err != nil {
 		return err
 	}
 	var p *proc.Peer
 	var err error
-	if k.Role == Leader {
-		p, err = env.Leader(k.Name())
-	} else {
-		p, err = follower(env, k.Name())
+	switch {
+	case k.At.set():
+		p, err = k.At.Resolve(env, name)
+	case k.Role == Leader:
+		p, err = env.Leader(name)
+	default:
+		p, err = follower(env, name, false)
 	}
 	if err != nil {
 		return err
 	}
 	if p == nil {
-		return fmt.Errorf("%s: %w", k.Name(), ErrNoTarget)
+		return fmt.Errorf("%s: %w", name, ErrNoTarget)
 	}
-	return signal(env, k.Name(), p, k.Graceful, fmt.Sprintf("after %v", delay.Round(time.Millisecond)))
+	return signal(env, name, p, k.Graceful, fmt.Sprintf("after %v", delay.Round(time.Millisecond)))
 }
 
 // signal records the fault, then kills or terminates p. The record comes first so that the
@@ -63,7 +81,7 @@ func signal(env Env, name string, p *proc.Peer, graceful bool, detail string) er
 	record(env, name, p, sig, detail)
 	var err error
 	if graceful {
-		err = p.Term()
+		err = env.Term(p)
 	} else {
 		err = p.Kill()
 	}

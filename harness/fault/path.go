@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,8 +21,11 @@ import (
 // StaleSocket takes the whole group down (SIGKILL), makes sure a stale socket file sits at
 // the address — the one the killed leader left, or one the harness binds and closes without
 // unlinking — and restarts every peer at once: a storm racing over a stale socket, the
-// classic probe-then-unlink scene. Unix transport only.
-type StaleSocket struct{}
+// classic probe-then-unlink scene. Unix transport only. KeepDown leaves the group down: a
+// schedule starts its peers with steps of its own.
+type StaleSocket struct {
+	KeepDown bool
+}
 
 // Name implements Fault.
 func (StaleSocket) Name() string { return "stale-socket" }
@@ -48,6 +52,10 @@ func (f StaleSocket) Inject(ctx context.Context, env Env) error {
 		return fmt.Errorf("%s: %w", f.Name(), err)
 	case fi.Mode().Type() != fs.ModeSocket:
 		return fmt.Errorf("%s: %s is a %v, not a socket: %w", f.Name(), path, fi.Mode().Type(), ErrNoTarget)
+	}
+	if f.KeepDown {
+		record(env, f.Name(), nil, "", fmt.Sprintf("%s at %s; every peer down", detail, path))
+		return nil
 	}
 	record(env, f.Name(), nil, "", fmt.Sprintf("%s at %s; restarting %d peers at once", detail, path, len(ids)))
 	return env.Start(ids)
@@ -79,16 +87,21 @@ func liveIDs(env Env) []string {
 const ForeignUID = 65534
 
 // Plant tests "never delete a file that is not ours". With the whole group down, it plants
-// at the address itself a regular file with random content, an empty directory, or a
-// socket owned by uid 65534 that nobody listens on; restarts every peer at once; lets them
-// try for Hold (default a third of Env.Timeout, so liveness is not at stake); looks at the
-// plant (a "check" record); takes the group down again, looks once more with no peer alive
-// (the "final" record), removes the plant and restarts the peers. No leader can appear while
-// the plant is there: a correct peer must neither remove it nor listen elsewhere.
-// Names: plant-file, plant-dir, plant-foreign-socket. Unix transport only.
+// at the address itself a regular file (random content, or Data), an empty directory, or a
+// socket owned by uid 65534 that nobody listens on; starts the peers (those that were live,
+// or Peers) at once, or OneByOne; waits until each has made an election attempt
+// (Env.WaitAttempt: it leads, follows, reports two failed attempts, exits or rests; a
+// black-box peer, until it has run for Hold, default a third of Env.Timeout), looking at the
+// plant after each (a "check" record when it changed); looks once more (the "final" record),
+// removes the plant if it is still what was planted, and lets the peers elect. No leader can
+// appear while the plant is there: a correct peer must neither remove it nor listen
+// elsewhere. Names: plant-file, plant-dir, plant-foreign-socket. Unix transport only.
 type Plant struct {
-	Type string // "file", "dir" or "foreign-socket"
-	Hold time.Duration
+	Type     string // "file", "dir" or "foreign-socket"
+	Hold     time.Duration
+	Data     string   // the planted file's content; default 64 random bytes
+	Peers    []string // ids to start; default those that were live (or, none, the dead)
+	OneByOne bool     // start each once the one before has made its attempt
 }
 
 // Name implements Fault.
@@ -99,7 +112,10 @@ func (Plant) Applies(transport string) bool { return transport == "unix" }
 
 // Inject implements Fault.
 func (p Plant) Inject(ctx context.Context, env Env) error {
-	ids := liveIDs(env)
+	ids := p.Peers
+	if len(ids) == 0 {
+		ids = liveIDs(env)
+	}
 	if err := env.KillAll(ctx); err != nil {
 		return err
 	}
@@ -120,42 +136,56 @@ func (p Plant) Inject(ctx context.Context, env Env) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.Name(), err)
 	}
-	record(env, p.Name(), nil, "", fmt.Sprintf("planted at %s; restarting %d peers at once", path, len(ids)))
+	how := "at once"
+	if p.OneByOne {
+		how = "one by one"
+	}
+	record(env, p.Name(), nil, "", fmt.Sprintf("planted at %s; starting %s %s", path, strings.Join(ids, " "), how))
 	env.Record(history.Record{Kind: history.KindPlant, Plant: &planted, Detail: check.PlantPlanted})
 
 	// From here on the plant must get its final look and be removed, whatever happens.
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = env.KillAll(cctx)
 		final, _ := Look(path)
 		env.Record(history.Record{Kind: history.KindPlant, Plant: &final, Detail: check.PlantFinal})
-		if final.Type == planted.Type {
+		if final.Type == planted.Type && final.Inode == planted.Inode {
 			_ = os.Remove(path)
 		}
-		record(env, "unplant", nil, "", "removed "+path+"; restarting peers")
-		if ctx.Err() == nil {
-			_ = env.Start(ids)
-		}
+		record(env, "unplant", nil, "", "removed "+path)
 	}()
-	if err := env.Start(ids); err != nil {
-		return err
-	}
 	hold := p.Hold
 	if hold <= 0 {
 		hold = env.Timeout() / 3
 	}
-	if err := Sleep(ctx, hold); err != nil {
-		return err
+	look := func() {
+		if now, _ := Look(path); now != planted {
+			env.Record(history.Record{Kind: history.KindPlant, Plant: &now, Detail: check.PlantCheck})
+		}
 	}
-	look, _ := Look(path)
-	env.Record(history.Record{Kind: history.KindPlant, Plant: &look, Detail: check.PlantCheck})
+	if !p.OneByOne {
+		if err := env.Start(ids); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		if p.OneByOne {
+			if err := env.Start([]string{id}); err != nil {
+				return err
+			}
+		}
+		if err := env.WaitAttempt(ctx, id, env.Timeout(), hold); err != nil {
+			return err
+		}
+		look()
+	}
 	return nil
 }
 
 func (p Plant) make(env Env, path string) error {
 	switch p.Type {
 	case "file":
+		if p.Data != "" {
+			return os.WriteFile(path, []byte(p.Data), 0o644)
+		}
 		data := make([]byte, 64)
 		for i := range data {
 			data[i] = byte(env.Rand().UintN(256))

@@ -11,8 +11,10 @@ import (
 
 // Start starts one new peer, or, Storm, between 2 and MaxLive/2 new peers at once (killing
 // random followers first if that many would not fit under MaxLive). Names: start, storm.
+// A schedule's step names the peers instead (IDs), all started at once.
 type Start struct {
 	Storm bool
+	IDs   []string
 }
 
 // Name implements Fault.
@@ -25,6 +27,10 @@ func (s Start) Name() string {
 
 // Inject implements Fault.
 func (s Start) Inject(ctx context.Context, env Env) error {
+	if len(s.IDs) > 0 {
+		record(env, "start", nil, "", strings.Join(s.IDs, " "))
+		return env.Start(s.IDs)
+	}
 	n := 1
 	if s.Storm {
 		n = 2 + env.Rand().IntN(max(1, env.MaxLive()/2-1))

@@ -8,7 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/splitbrain-dev/splitbrain/chaos"
-	"github.com/splitbrain-dev/splitbrain/chaos/canary"
+	"github.com/splitbrain-dev/splitbrain/peers/canary"
 )
 
 // canaryBudget is the search budget per canary; shrinking gets shrinkBudget on top.

@@ -1,4 +1,4 @@
-package run
+package engine
 
 import (
 	"context"
@@ -8,10 +8,12 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 )
 
-// recorder stamps, keeps and writes records, and wakes those waiting for an event.
+// recorder stamps, keeps and writes records (w may be nil: memory only), hands each to the
+// online judge, and wakes those waiting for an event.
 type recorder struct {
-	base time.Time
-	w    *history.Writer
+	base  time.Time
+	w     *history.Writer
+	judge func(history.Record) // called with every record, outside the lock
 
 	mu      sync.Mutex
 	recs    []history.Record
@@ -31,10 +33,20 @@ func (r *recorder) now() time.Duration { return time.Since(r.base) }
 // add appends rec as it is (T already stamped).
 func (r *recorder) add(rec history.Record) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.append(rec)
+	r.mu.Unlock()
+	if r.judge != nil {
+		r.judge(rec)
+	}
+}
+
+// append keeps and writes rec and wakes its waiters; r.mu is held.
+func (r *recorder) append(rec history.Record) {
 	r.recs = append(r.recs, rec)
-	if err := r.w.Append(rec); err != nil && r.err == nil {
-		r.err = err
+	if r.w != nil {
+		if err := r.w.Append(rec); err != nil && r.err == nil {
+			r.err = err
+		}
 	}
 	if rec.Kind == history.KindEvent && rec.Event != nil {
 		for id, s := range r.subs {

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"context"
+	"reflect"
+	"time"
+
+	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/kernel"
+	"github.com/splitbrain-dev/splitbrain/harness/proc"
+)
+
+// Snapshot takes the kernel's view of the address, scanning the live peers' processes, and
+// records it (judged online) when detail is set or it differs from the last one recorded.
+// ok is false when the snapshot failed (recorded as an observation with the error).
+func (e *Engine) Snapshot(detail string) (s kernel.Snapshot, ok bool) {
+	e.obsMu.Lock()
+	defer e.obsMu.Unlock()
+	pids := []int{}
+	for _, p := range e.group.Live() {
+		pids = append(pids, p.PID())
+	}
+	s, err := e.obs.Snapshot(pids)
+	t := e.rec.now()
+	if err != nil {
+		e.rec.add(history.Record{T: t, Kind: history.KindObservation, Detail: "snapshot failed: " + err.Error()})
+		return kernel.Snapshot{}, false
+	}
+	s.Taken = t
+	e.mu.Lock()
+	keep := detail != "" || e.prev == nil || !sameSnapshot(*e.prev, s)
+	if keep {
+		e.prev = &s
+	}
+	e.mu.Unlock()
+	if keep {
+		e.rec.add(history.Record{T: t, Kind: history.KindObservation, Snapshot: &s, Detail: detail})
+	}
+	return s, true
+}
+
+func sameSnapshot(a, b kernel.Snapshot) bool {
+	a.Taken, b.Taken = 0, 0
+	return reflect.DeepEqual(a, b)
+}
+
+// Sample records the kernel's view every interval (when it changed) until ctx ends.
+func (e *Engine) Sample(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.Snapshot("")
+		}
+	}
+}
+
+// WaitFor takes snapshots until cond holds for one (true), limit passes (false), or ctx ends
+// (its error). A peer record or Config.Poll wakes it. With Config.StopAtViolation it ends
+// with ErrViolation as soon as the online judge has seen a violation.
+func (e *Engine) WaitFor(ctx context.Context, limit time.Duration, cond func(kernel.Snapshot) bool) (bool, error) {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(e.cfg.Poll)
+	defer tick.Stop()
+	for {
+		e.mu.Lock()
+		changed := e.changed
+		e.mu.Unlock()
+		s, ok := e.Snapshot("")
+		if e.cfg.StopAtViolation && e.online.First() != nil {
+			return false, ErrViolation
+		}
+		if ok && cond(s) {
+			return true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-deadline.C:
+			return false, nil
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// liveMap returns the live peers' pids and ids.
+func (e *Engine) liveMap() map[int]string {
+	m := map[int]string{}
+	for _, p := range e.group.Live() {
+		m[p.PID()] = p.ID()
+	}
+	return m
+}
+
+// Settled reports whether s shows the group settled (check.Settled: one reachable listener
+// held by a live peer, every other live peer connected to it, nobody elsewhere); why says
+// what is missing.
+func (e *Engine) Settled(s kernel.Snapshot) (ok bool, why string) {
+	return check.Settled(&s, e.liveMap())
+}
+
+// WaitSettled waits up to limit for the group to settle; with !full, only for a reachable
+// leader held by a live peer. It gives up early when no peer lives (no leader can appear).
+func (e *Engine) WaitSettled(ctx context.Context, limit time.Duration, full bool) (bool, error) {
+	return e.WaitFor(ctx, limit, func(s kernel.Snapshot) bool {
+		if full {
+			ok, _ := e.Settled(s)
+			return ok
+		}
+		if l, ok := s.Reachable(); ok && e.PeerOf(l.PIDs) != nil {
+			return true
+		}
+		return len(e.group.Live()) == 0
+	})
+}
+
+// Leader takes a fresh kernel snapshot (recorded, with detail) and returns the live peer
+// owning the reachable listener, or nil.
+func (e *Engine) Leader(detail string) (*proc.Peer, error) {
+	s, ok := e.Snapshot(detail)
+	if !ok {
+		return nil, nil
+	}
+	l, ok := s.Reachable()
+	if !ok {
+		return nil, nil
+	}
+	return e.PeerOf(l.PIDs), nil
+}
+
+// WaitAttempt waits until peer id has made an election attempt, or limit passes: it leads
+// or follows, reports two failed attempts (it keeps trying), exits, is at rest, or, never
+// having spoken, has run for blackBox (a black-box peer says nothing at all).
+func (e *Engine) WaitAttempt(ctx context.Context, id string, limit, blackBox time.Duration) error {
+	_, err := e.WaitFor(ctx, limit, func(kernel.Snapshot) bool {
+		e.mu.Lock()
+		ps := e.states[id]
+		tried := ps == nil || ps.role != "" || ps.errors >= 2
+		e.mu.Unlock()
+		return tried || e.AtRest(id, -1) || e.quietBlackBox(id, blackBox)
+	})
+	return err
+}
