@@ -47,7 +47,8 @@ func newDriver(cfg *Config) (*driver, error) {
 		Impl: cfg.Impl, Transport: cfg.Transport, Failpoints: fps,
 		MaxLive: 2 * cfg.MaxPeers, Timeout: startWait, Quiet: cfg.Quiet, Poll: poll,
 		Grace: time.Second, StderrLines: 10, StopAtViolation: true, Invariants: cfg.Invariants,
-		Run: history.Run{Settle: cfg.Settle, Liveness: liveness, Faults: []string{"chaos:" + cfg.Mode}},
+		Run: history.Run{Settle: cfg.Settle, Liveness: liveness, Faults: []string{"chaos:" + cfg.Mode},
+			Invariants: cfg.Invariants},
 	})
 	if err != nil {
 		return nil, err
@@ -63,7 +64,7 @@ func (d *driver) close() { _ = d.e.Close(true) }
 // judge gives the verdict on the whole history with [check.Judge] over the configured
 // invariants; the violation is the failed part with the earliest evidence.
 func (d *driver) judge() *Violation {
-	res := check.Judge(d.e.Records(), d.cfg.checkers()...)
+	res := check.Judge(d.e.Records()) // the run record names cfg.Invariants
 	var v *Violation
 	for _, part := range res.Parts {
 		if part.Verdict != check.Fail {

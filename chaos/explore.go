@@ -24,6 +24,8 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
 	"github.com/splitbrain-dev/splitbrain/harness/proc"
+	"github.com/splitbrain-dev/splitbrain/harness/report"
+	"github.com/splitbrain-dev/splitbrain/harness/timeline"
 )
 
 // Modes of exploration.
@@ -53,9 +55,10 @@ type Config struct {
 	// Seed is the rapid seed of the first schedule; schedule i uses Seed+i. 0 picks one at
 	// random (reported in Result.Seed).
 	Seed uint64
-	// Out, if set, is the result folder, created if needed: history.jsonl of the
-	// counterexample's replay (or of the last schedule), results.json, and, when a
-	// violation was found, schedule.json and story.txt.
+	// Out, if set, is the result folder, created if needed, laid out like a run's:
+	// history.jsonl of the counterexample's replay (or of the last schedule), results.json,
+	// junit.xml and timeline.html judging it, exploration.json, and, when a violation was
+	// found, schedule.json and story.txt.
 	Out string
 	// MaxPeers bounds the live peers; default 4.
 	MaxPeers int
@@ -229,14 +232,15 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 		// rapid's shrinking is bounded in time, so on a loaded machine it may stop short:
 		// finish it by deleting steps one at a time, replaying each candidate, until no
 		// single deletion still fails. The result depends on the schedule, not the speed.
-		min, runs, err := minimize(ctx, &cfg, *ex.last)
+		min, minRecs, runs, err := minimize(ctx, &cfg, *ex.last, ex.lastFailRecs)
 		res.Runs += runs
 		if err != nil {
 			res.Elapsed, res.Runs = time.Since(begin), res.Runs+ex.runs
 			return res, err
 		}
 		res.Counterexample = &min
-		res.Violation = ex.last.Violation
+		lastRecs = minRecs
+		res.Violation = min.Violation
 		res.Rapid = tb.report()
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, "chaos: schedule %d (seed %d) failed: %v; shrunk to %d steps\n", i+1, seed, res.Violation, res.Counterexample.Len())
@@ -254,15 +258,29 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 		}
 		res.Runs++
 		res.Reproduced = again.Violation != nil
-		lastRecs = recs
+		if !res.Reproduced && len(ex.last.Steps) > len(res.Counterexample.Steps) {
+			// A race of free peers may not replay every time: fall back to rapid's own
+			// shrunk schedule if that one does.
+			rapids, rrecs, err := runSchedule(ctx, &cfg, *ex.last)
+			if err != nil {
+				return res, err
+			}
+			res.Runs++
+			if rapids.Violation != nil {
+				again, recs, res.Reproduced = rapids, rrecs, true
+			}
+		}
 		if res.Reproduced {
+			// The folder holds the replay, so its results.json judges what it shows.
+			lastRecs = recs
 			res.Counterexample = &again
+			res.Violation = again.Violation
 		}
 	}
 	res.Elapsed = time.Since(begin)
 	if cfg.Out != "" {
 		res.Dir = cfg.Out
-		if err := writeOut(&cfg, cfg.Out, res, lastRecs); err != nil {
+		if err := writeOut(cfg.Out, res, lastRecs); err != nil {
 			return res, err
 		}
 	}
@@ -305,15 +323,15 @@ func Replay(ctx context.Context, path string, cfg Config) (Result, error) {
 	res.Reproduced = got.Violation != nil && s.Violation != nil
 	if cfg.Out != "" {
 		res.Dir = cfg.Out
-		if err := writeOut(&cfg, cfg.Out, res, recs); err != nil {
+		if err := writeOut(cfg.Out, res, recs); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
 
-// runSchedule executes s's steps on a fresh group until the online judge sees a
-// violation, then judges the history. The returned schedule holds the steps that acted,
+// runSchedule executes s's steps (and a final settle, if s does not end with one) on a
+// fresh group until the online judge sees a violation, then judges the history. The returned schedule holds the steps that acted,
 // the verdict and the story.
 func runSchedule(ctx context.Context, cfg *Config, s Schedule) (Schedule, []history.Record, error) {
 	d, err := newDriver(cfg)
@@ -321,8 +339,15 @@ func runSchedule(ctx context.Context, cfg *Config, s Schedule) (Schedule, []hist
 		return Schedule{}, nil, err
 	}
 	out := Schedule{Version: ScheduleVersion, Impl: cfg.Impl, Transport: cfg.Transport, Mode: cfg.Mode, Seed: s.Seed}
+	steps := s.Steps
+	if n := len(steps); n == 0 || steps[n-1].Op != OpSettle {
+		// Every schedule ends with a settle, as every explored one does: a saved
+		// counterexample stops at its violation, and a replay on a correct peer must
+		// still show the group settling after the last step.
+		steps = append(slices.Clone(steps), Step{Op: OpSettle})
+	}
 	var runErr error
-	for _, st := range s.Steps {
+	for _, st := range steps {
 		stop, err := d.exec(ctx, len(d.steps)+1, st)
 		if err != nil {
 			runErr = err
@@ -340,25 +365,25 @@ func runSchedule(ctx context.Context, cfg *Config, s Schedule) (Schedule, []hist
 // minimize deletes steps of a failing schedule one at a time (the final settle included,
 // when the violation comes before it), keeping each deletion after which a replay still
 // fails, until no single deletion does. It is bounded by the schedule's length, not by time.
-func minimize(ctx context.Context, cfg *Config, s Schedule) (Schedule, int, error) {
+func minimize(ctx context.Context, cfg *Config, s Schedule, recs []history.Record) (Schedule, []history.Record, int, error) {
 	runs := 0
 	for changed := true; changed && len(s.Steps) > 1; {
 		changed = false
 		for i := len(s.Steps) - 1; i >= 0 && len(s.Steps) > 1; i-- {
 			try := s
 			try.Steps = slices.Delete(slices.Clone(s.Steps), i, i+1)
-			got, _, err := runSchedule(ctx, cfg, try)
+			got, grecs, err := runSchedule(ctx, cfg, try)
 			runs++
 			if err != nil {
-				return s, runs, err
+				return s, recs, runs, err
 			}
 			if got.Violation != nil && len(got.Steps) < len(s.Steps) {
-				s, changed = got, true
+				s, recs, changed = got, grecs, true
 				break
 			}
 		}
 	}
-	return s, runs, nil
+	return s, recs, runs, nil
 }
 
 // exploration is the state of one Explore across rapid's runs of the property.
@@ -375,6 +400,8 @@ type exploration struct {
 	foundAt   time.Time
 	last      *Schedule // the last failing schedule: after shrinking, the minimal one
 	lastRecs  []history.Record
+	// lastFailRecs is the history of last.
+	lastFailRecs []history.Record
 }
 
 // prop is the property rapid checks: a drawn schedule on a fresh group, then a settle; no
@@ -411,7 +438,7 @@ func (ex *exploration) prop(t *rapid.T) {
 		ex.searching = false
 		// rapid keeps the smallest failing schedule it has seen; so do we.
 		if ex.last == nil || len(s.Steps) <= len(ex.last.Steps) {
-			ex.last = s
+			ex.last, ex.lastFailRecs = s, ex.lastRecs
 		}
 	}()
 	t.Repeat(m.actions())
@@ -562,20 +589,27 @@ func (tb *rapidTB) report() string {
 	return ""
 }
 
-// resultsFile is results.json of an exploration.
-type resultsFile struct {
+// explorationFile is exploration.json: what the exploration found, and the judgement of
+// the history it kept.
+type explorationFile struct {
 	Exploration Result `json:"exploration"`
-	// Checks are check.Judge's verdicts on history.jsonl over the exploration's invariants:
-	// the same judgement that gave Exploration.Violation, so the two cannot disagree.
+	// Checks are check.Judge's verdicts on history.jsonl over the exploration's invariants
+	// (the run record names them): the same judgement that gave Exploration.Violation and
+	// that results.json holds, so the three cannot disagree.
 	Checks check.Results `json:"checks"`
 }
 
-// writeOut writes the result folder.
-func writeOut(cfg *Config, dir string, res Result, recs []history.Record) error {
+// ExplorationFile is the name of the exploration's own summary in its result folder.
+const ExplorationFile = "exploration.json"
+
+// writeOut writes the result folder: the layout of a run's (history.jsonl, results.json,
+// junit.xml, timeline.html) plus exploration.json and, for a violation, schedule.json and
+// story.txt.
+func writeOut(dir string, res Result, recs []history.Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("result folder: %w", err)
 	}
-	f, err := os.Create(filepath.Join(dir, "history.jsonl"))
+	f, err := os.Create(filepath.Join(dir, report.HistoryFile))
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
@@ -589,12 +623,19 @@ func writeOut(cfg *Config, dir string, res Result, recs []history.Record) error 
 	if err := errors.Join(w.Flush(), f.Close()); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	b, err := json.MarshalIndent(resultsFile{Exploration: res, Checks: check.Judge(recs, cfg.checkers()...)}, "", "  ")
+	judged := check.Judge(recs)
+	b, err := json.MarshalIndent(explorationFile{Exploration: res, Checks: judged}, "", "  ")
 	if err != nil {
-		return fmt.Errorf("results: %w", err)
+		return fmt.Errorf("exploration: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("results: %w", err)
+	if err := report.WriteFileAtomic(filepath.Join(dir, ExplorationFile), append(b, '\n')); err != nil {
+		return fmt.Errorf("exploration: %w", err)
+	}
+	if err := report.Write(dir, recs, judged); err != nil {
+		return err
+	}
+	if _, err := timeline.WriteFile(dir, recs, judged); err != nil {
+		return err
 	}
 	if res.Counterexample != nil && res.Violation != nil {
 		if err := res.Counterexample.Save(filepath.Join(dir, "schedule.json")); err != nil {

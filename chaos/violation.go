@@ -36,14 +36,3 @@ type Violation struct {
 func (v *Violation) Error() string {
 	return fmt.Sprintf("%s violated at step %d: %s", v.Invariant, v.Step, v.What)
 }
-
-// checkers returns the checkers of cfg.Invariants.
-func (c *Config) checkers() []check.Checker {
-	var out []check.Checker
-	for _, n := range c.Invariants {
-		if ch, ok := check.ByName(n); ok {
-			out = append(out, ch)
-		}
-	}
-	return out
-}

@@ -4,15 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/chaos"
-	"github.com/splitbrain-dev/splitbrain/harness/check"
-	"github.com/splitbrain-dev/splitbrain/harness/history"
-	"github.com/splitbrain-dev/splitbrain/harness/report"
 )
 
 const exploreUsage = `usage: splitbrain explore [flags]
@@ -78,7 +74,6 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "splitbrain explore: %v\n", err)
 		return exitHarness
 	}
-	finishFolder(res.Dir, stderr)
 	return exploreReport(stdout, "explore", res)
 }
 
@@ -114,28 +109,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "splitbrain replay: %v\n", err)
 		return exitHarness
 	}
-	finishFolder(res.Dir, stderr)
 	return exploreReport(stdout, "replay", res)
-}
-
-// finishFolder gives an exploration's folder the layout of a run's: the exploration's own
-// summary moves to exploration.json, and results.json, junit.xml and timeline.html judge the
-// history it kept (the counterexample's replay, or the last schedule).
-func finishFolder(dir string, stderr io.Writer) {
-	if dir == "" {
-		return
-	}
-	if err := os.Rename(filepath.Join(dir, report.ResultsFile), filepath.Join(dir, "exploration.json")); err != nil {
-		fmt.Fprintf(stderr, "splitbrain: %v\n", err)
-	}
-	recs, err := history.ReadFile(filepath.Join(dir, report.HistoryFile))
-	if err != nil {
-		fmt.Fprintf(stderr, "splitbrain: reports not written: %v\n", err)
-		return
-	}
-	if err := writeReports(dir, recs, check.Judge(recs)); err != nil {
-		fmt.Fprintf(stderr, "splitbrain: reports: %v\n", err)
-	}
 }
 
 func exploreReport(w io.Writer, what string, res chaos.Result) int {

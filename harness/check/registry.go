@@ -39,12 +39,13 @@ func ByName(name string) (Checker, bool) {
 	return nil, false
 }
 
-// Judge runs checkers (All when none are given) over h and returns their results in order.
+// Judge runs checkers over h and returns their results in order. With none given it runs
+// those the run record names (Run.Invariants), or else All.
 // Records out of T order (two goroutines of the run loop may stamp and append in different
 // orders) are judged in T order: a sorted copy is made, h is left as it is.
 func Judge(h []history.Record, checkers ...Checker) Results {
 	if len(checkers) == 0 {
-		checkers = All()
+		checkers = recorded(h)
 	}
 	if !slices.IsSortedFunc(h, byT) {
 		h = slices.Clone(h)
@@ -67,4 +68,22 @@ func byT(a, b history.Record) int {
 		return 1
 	}
 	return 0
+}
+
+// recorded returns the checkers the run record of h names, or All.
+func recorded(h []history.Record) []Checker {
+	run := RunConfig(h)
+	if run == nil || len(run.Invariants) == 0 {
+		return All()
+	}
+	var out []Checker
+	for _, n := range run.Invariants {
+		if c, ok := ByName(n); ok {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return All()
+	}
+	return out
 }

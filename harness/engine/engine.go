@@ -134,7 +134,7 @@ type Engine struct {
 
 // New makes the address (and the secret file, over tcp), the observer and the recorder, and
 // writes the run record. No peer runs yet.
-func New(cfg Config) (e *Engine, err error) {
+func New(cfg Config) (*Engine, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
@@ -143,57 +143,62 @@ func New(cfg Config) (e *Engine, err error) {
 		return nil, fmt.Errorf("%w: --impl: %w", ErrConfig, err)
 	}
 	raiseNoFile()
-	e = &Engine{cfg: cfg, argv: argv, online: check.NewOnline(cfg.Invariants...),
+	e := &Engine{cfg: cfg, argv: argv, online: check.NewOnline(cfg.Invariants...),
 		rng:    mrand.New(mrand.NewPCG(uint64(cfg.Seed), uint64(cfg.Seed)^0x9e3779b97f4a7c15)),
 		byPID:  map[int]*proc.Peer{},
 		states: map[string]*peerState{}, changed: make(chan struct{})}
-	defer func() {
-		if err != nil {
-			e.removeTemp()
-		}
-	}()
+	if err := e.init(); err != nil {
+		e.removeTemp()
+		return nil, err
+	}
+	return e, nil
+}
+
+// init makes the address, the observer, the recorder and the process group.
+func (e *Engine) init() (err error) {
+	cfg := e.cfg
 	if cfg.Addr == "" || cfg.Transport == "tcp" {
 		if e.tmp, err = os.MkdirTemp("", "splitbrain-"); err != nil {
-			return nil, fmt.Errorf("temp dir: %w", err)
+			return fmt.Errorf("temp dir: %w", err)
 		}
 		if cfg.Addr == "" {
 			if e.cfg.Addr, err = freeAddr(cfg.Transport, e.tmp); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if cfg.Transport == "tcp" {
 			if e.secret, err = writeSecret(e.tmp); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	if e.cfg.Transport == "unix" {
 		if !filepath.IsAbs(e.cfg.Addr) {
 			if e.cfg.Addr, err = filepath.Abs(e.cfg.Addr); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if len(e.cfg.Addr) > 107 {
-			return nil, fmt.Errorf("%w: socket path is %d bytes; the limit is 107: use a shorter --addr", ErrConfig, len(e.cfg.Addr))
+			return fmt.Errorf("%w: socket path is %d bytes; the limit is 107: use a shorter --addr", ErrConfig, len(e.cfg.Addr))
 		}
 		e.obs = kernel.NewUnix(e.cfg.Addr)
 	} else if e.obs, err = kernel.NewTCP(e.cfg.Addr); err != nil {
-		return nil, fmt.Errorf("%w: --addr: %w", ErrConfig, err)
+		return fmt.Errorf("%w: --addr: %w", ErrConfig, err)
 	}
 	opt := proc.Options{StderrLines: cfg.StderrLines}
 	var w *history.Writer
 	if cfg.Out != "" {
 		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-			return nil, fmt.Errorf("result folder: %w", err)
+			return fmt.Errorf("result folder: %w", err)
 		}
 		if e.file, err = os.Create(filepath.Join(cfg.Out, "history.jsonl")); err != nil {
-			return nil, fmt.Errorf("history: %w", err)
+			return fmt.Errorf("history: %w", err)
 		}
 		w = history.NewWriter(e.file)
 		opt.LogDir = filepath.Join(cfg.Out, "logs")
 		if err := os.MkdirAll(opt.LogDir, 0o755); err != nil {
 			e.file.Close()
-			return nil, fmt.Errorf("log folder: %w", err)
+			return fmt.Errorf("log folder: %w", err)
 		}
 	}
 	base := time.Now()
@@ -205,7 +210,7 @@ func New(cfg Config) (e *Engine, err error) {
 		run.Liveness = cfg.Timeout
 	}
 	e.rec.record(history.Record{Kind: history.KindRun, Run: &run})
-	return e, nil
+	return nil
 }
 
 // judge is the recorder's hook: every record goes past the online judge.

@@ -60,7 +60,10 @@ type Run struct {
 	Settle    time.Duration `json:"settle"`   // how long peers get to settle after faults stop
 	Liveness  time.Duration `json:"liveness"` // the bound on leaderless time while a peer lives
 	Replay    string        `json:"replay"`   // the command that replays this run
-	Started   time.Time     `json:"started"`  // wall clock at T=0, for humans only
+	// Invariants are the invariants this history is judged on (check's names); empty
+	// means every one. An exploration judges only those a schedule can show.
+	Invariants []string  `json:"invariants,omitempty"`
+	Started    time.Time `json:"started"` // wall clock at T=0, for humans only
 }
 
 // Fault is one injected fault.

@@ -1,12 +1,12 @@
 package run
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/engine"
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 )
@@ -70,7 +70,7 @@ type Config struct {
 }
 
 // ErrConfig marks a configuration the run refuses; the message names the field and the fix.
-var ErrConfig = errors.New("bad run configuration")
+var ErrConfig = engine.ErrConfig
 
 func (c *Config) defaults() error {
 	if c.Impl == "" {

@@ -68,9 +68,6 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 			Seed: cfg.Seed, Settle: cfg.Settle, Liveness: cfg.Liveness, Replay: cfg.Replay},
 		OnViolation: r.violated,
 	})
-	if errors.Is(err, engine.ErrConfig) {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,13 +1,18 @@
 package chaos_test
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/splitbrain-dev/splitbrain/chaos"
+	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/report"
 	"github.com/splitbrain-dev/splitbrain/peers/canary"
 )
 
@@ -67,6 +72,52 @@ var _ = Describe("Exploration", Label("chaos"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ref.Violation).To(BeNil())
 	})
+
+	It("gives the verdict its result folder gives, on every committed counterexample and on the reference", func(ctx SpecContext) {
+		files, err := filepath.Glob(filepath.Join("..", "..", "chaos", "testdata", "schedules", "*.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(files).NotTo(BeEmpty())
+		for _, file := range files {
+			name := strings.TrimSuffix(filepath.Base(file), ".json")
+			for _, impl := range []string{peerCmd + " --impl " + name, peerCmd} {
+				By(name + " replayed with " + impl)
+				out := GinkgoT().TempDir()
+				res, err := chaos.Replay(ctx, file, chaos.Config{Impl: impl, Out: out})
+				Expect(err).NotTo(HaveOccurred())
+
+				failed := func(parts []check.Result) []string {
+					var names []string
+					for _, p := range parts {
+						if p.Verdict == check.Fail {
+							names = append(names, p.Name)
+						}
+					}
+					return names
+				}
+				var results report.Results
+				b, err := os.ReadFile(filepath.Join(out, report.ResultsFile))
+				Expect(err).NotTo(HaveOccurred())
+				Expect(json.Unmarshal(b, &results)).To(Succeed())
+				recs, err := report.Load(out)
+				Expect(err).NotTo(HaveOccurred())
+				offline := check.Judge(recs) // what `splitbrain check DIR` judges
+
+				if res.Found() {
+					Expect(failed(results.Invariants)).To(ContainElement(res.Violation.Invariant), res.Counterexample.StoryText())
+					Expect(failed(offline.Parts)).To(ContainElement(res.Violation.Invariant))
+					Expect(offline.ExitCode()).To(Equal(check.ExitViolation))
+				} else {
+					Expect(failed(results.Invariants)).To(BeEmpty())
+					Expect(failed(offline.Parts)).To(BeEmpty())
+				}
+				if impl == peerCmd {
+					Expect(res.Found()).To(BeFalse(), "the reference broke %s's counterexample: %v", name, res.Violation)
+				} else {
+					Expect(res.Reproduced).To(BeTrue(), "%s no longer breaks its counterexample:\n%s", name, res.Counterexample.StoryText())
+				}
+			}
+		}
+	}, SpecTimeout(5*time.Minute))
 
 	It("refuses a configuration without a peer command, naming the fix", func(ctx SpecContext) {
 		_, err := chaos.Explore(ctx, chaos.Config{})
