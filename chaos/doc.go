@@ -5,14 +5,17 @@
 //
 // A [Schedule] is data: a list of [Step]s ("start p1 p2 (steered)", "continue p1", "run-to
 // p2 before-listen", "free p1", "kill the leader", "term p2", "pause", "stale", "plant a
-// file", "settle"). A driver executes it against a fresh group of real processes
-// (harness/proc), each in its own process group, and judges the invariants from the kernel
-// (harness/kernel) after every step: a single listener, orphans included; no orphaned
-// listener; planted files intact; and, at every settle step, a reachable leader that every
-// live peer is connected to. Every step waits for a condition with a deadline (a peer paused
+// file", "settle"). A driver executes it on a fresh engine (harness/engine: a group of real
+// processes, each in its own process group, watched from the kernel), running each step
+// with the same fault code a random run uses (harness/fault). The package keeps no
+// invariant of its own: the engine's online judge (check.Online) ends a schedule at the
+// first record that breaks one, and the verdict is check.Judge's on the schedule's history,
+// over [Config.Invariants] — the judgement results.json of the folder holds, and `splitbrain
+// check DIR` gives again. Every step waits for a condition with a deadline (a peer paused
 // at its next failpoint, an exit, the group settled, or a peer quiet for [Config.Quiet]
 // because it is blocked), never a fixed sleep; the only timed actions are the delays and
-// gaps a timing schedule draws on purpose.
+// gaps a timing schedule draws on purpose. A step that finds nothing to act on ("kill the
+// leader" with no leader) is left out of the schedule.
 //
 // White-box peers (they announce failpoints, docs/PROTOCOL.md) are steered: started with
 // every failpoint paused, they move one failpoint at a time when a step says so, so one
@@ -21,8 +24,10 @@
 //
 // The rapid state machine (t.Repeat, "" action = invariants) draws each step with a
 // labelled Draw and executes it at once. [Explore] runs it one seed at a time within a
-// budget, lets rapid shrink the first failing schedule, replays the shrunk one to confirm
-// it, and returns a [Result]; [Replay] runs a saved schedule. A failing schedule is told as
+// budget, lets rapid shrink the first failing schedule, then deletes steps one at a time
+// while a replay still fails (rapid's shrinking is bounded in time, so on a loaded machine
+// it may stop short; this pass is bounded by the schedule's length, so the result does not
+// depend on the machine's speed), replays the result to confirm it, and returns a [Result]; [Replay] runs a saved schedule. A failing schedule is told as
 // a numbered story (Schedule.Story) and saved as schedule.json in the result folder.
 //
 // # Regression cases

@@ -2,19 +2,14 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"pgregory.net/rapid"
@@ -24,8 +19,6 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
 	"github.com/splitbrain-dev/splitbrain/harness/proc"
-	"github.com/splitbrain-dev/splitbrain/harness/report"
-	"github.com/splitbrain-dev/splitbrain/harness/timeline"
 )
 
 // Modes of exploration.
@@ -362,30 +355,6 @@ func runSchedule(ctx context.Context, cfg *Config, s Schedule) (Schedule, []hist
 	return out, d.e.Records(), runErr
 }
 
-// minimize deletes steps of a failing schedule one at a time (the final settle included,
-// when the violation comes before it), keeping each deletion after which a replay still
-// fails, until no single deletion does. It is bounded by the schedule's length, not by time.
-func minimize(ctx context.Context, cfg *Config, s Schedule, recs []history.Record) (Schedule, []history.Record, int, error) {
-	runs := 0
-	for changed := true; changed && len(s.Steps) > 1; {
-		changed = false
-		for i := len(s.Steps) - 1; i >= 0 && len(s.Steps) > 1; i-- {
-			try := s
-			try.Steps = slices.Delete(slices.Clone(s.Steps), i, i+1)
-			got, grecs, err := runSchedule(ctx, cfg, try)
-			runs++
-			if err != nil {
-				return s, recs, runs, err
-			}
-			if got.Violation != nil && len(got.Steps) < len(s.Steps) {
-				s, recs, changed = got, grecs, true
-				break
-			}
-		}
-	}
-	return s, recs, runs, nil
-}
-
 // exploration is the state of one Explore across rapid's runs of the property.
 type exploration struct {
 	ctx context.Context
@@ -496,155 +465,4 @@ func exitOf(h []history.Record, id string) history.Exit {
 		}
 	}
 	return history.Exit{}
-}
-
-// rapidSettings sets rapid's flags for one exploration and returns what restores them:
-// one check per seed, cfg.Steps steps on average, no fail files (schedules are the
-// regression cases, see the package doc), cfg.ShrinkTime to shrink.
-func rapidSettings(cfg Config) (restore func()) {
-	// rapid asks testing.Short(), which needs the testing flags registered and parsed; in a
-	// test binary they are, in a program (splitbrain explore) parse the empty global set.
-	testing.Init()
-	if !flag.Parsed() {
-		flag.CommandLine.Parse(nil)
-	}
-	set := map[string]string{
-		"rapid.checks":     "1",
-		"rapid.steps":      strconv.Itoa(cfg.Steps),
-		"rapid.nofailfile": "true",
-		"rapid.shrinktime": cfg.ShrinkTime.String(),
-	}
-	old := map[string]string{"rapid.seed": ""}
-	for name := range set {
-		old[name] = ""
-	}
-	for name := range old {
-		if f := flag.Lookup(name); f != nil {
-			old[name] = f.Value.String()
-		}
-	}
-	for name, v := range set {
-		setFlag(name, v)
-	}
-	return func() {
-		for name, v := range old {
-			setFlag(name, v)
-		}
-	}
-}
-
-func setFlag(name, v string) {
-	if err := flag.Set(name, v); err != nil {
-		panic(fmt.Sprintf("rapid flag %s: %v", name, err)) // rapid defines them all in init
-	}
-}
-
-// rapidTB is the rapid.TB an exploration runs under: it keeps rapid's report instead of
-// failing a test, so that a counterexample is a Result.
-type rapidTB struct {
-	name   string
-	mu     sync.Mutex
-	failed bool
-	logs   []string
-}
-
-func (tb *rapidTB) Helper()      {}
-func (tb *rapidTB) Name() string { return tb.name }
-func (tb *rapidTB) Logf(format string, args ...any) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.logs = append(tb.logs, fmt.Sprintf(format, args...))
-}
-func (tb *rapidTB) Log(args ...any)                   { tb.Logf("%s", fmt.Sprint(args...)) }
-func (tb *rapidTB) Skipf(format string, args ...any)  { tb.Logf(format, args...) }
-func (tb *rapidTB) Skip(args ...any)                  { tb.Log(args...) }
-func (tb *rapidTB) SkipNow()                          {}
-func (tb *rapidTB) Errorf(format string, args ...any) { tb.Logf(format, args...); tb.Fail() }
-func (tb *rapidTB) Error(args ...any)                 { tb.Log(args...); tb.Fail() }
-func (tb *rapidTB) Fatalf(format string, args ...any) { tb.Errorf(format, args...) }
-func (tb *rapidTB) Fatal(args ...any)                 { tb.Error(args...) }
-func (tb *rapidTB) FailNow()                          { tb.Fail() }
-func (tb *rapidTB) Fail() {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.failed = true
-}
-func (tb *rapidTB) Failed() bool {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return tb.failed
-}
-
-// report returns rapid's first line about the failure ("[rapid] failed after ..." or
-// "[rapid] flaky test ...").
-func (tb *rapidTB) report() string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	for _, l := range tb.logs {
-		if strings.HasPrefix(l, "[rapid] failed") || strings.HasPrefix(l, "[rapid] flaky") || strings.HasPrefix(l, "[rapid] panic") {
-			first, _, _ := strings.Cut(l, "\n")
-			return first
-		}
-	}
-	return ""
-}
-
-// explorationFile is exploration.json: what the exploration found, and the judgement of
-// the history it kept.
-type explorationFile struct {
-	Exploration Result `json:"exploration"`
-	// Checks are check.Judge's verdicts on history.jsonl over the exploration's invariants
-	// (the run record names them): the same judgement that gave Exploration.Violation and
-	// that results.json holds, so the three cannot disagree.
-	Checks check.Results `json:"checks"`
-}
-
-// ExplorationFile is the name of the exploration's own summary in its result folder.
-const ExplorationFile = "exploration.json"
-
-// writeOut writes the result folder: the layout of a run's (history.jsonl, results.json,
-// junit.xml, timeline.html) plus exploration.json and, for a violation, schedule.json and
-// story.txt.
-func writeOut(dir string, res Result, recs []history.Record) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("result folder: %w", err)
-	}
-	f, err := os.Create(filepath.Join(dir, report.HistoryFile))
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	w := history.NewWriter(f)
-	for _, r := range recs {
-		if err := w.Append(r); err != nil {
-			f.Close()
-			return fmt.Errorf("history: %w", err)
-		}
-	}
-	if err := errors.Join(w.Flush(), f.Close()); err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	judged := check.Judge(recs)
-	b, err := json.MarshalIndent(explorationFile{Exploration: res, Checks: judged}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("exploration: %w", err)
-	}
-	if err := report.WriteFileAtomic(filepath.Join(dir, ExplorationFile), append(b, '\n')); err != nil {
-		return fmt.Errorf("exploration: %w", err)
-	}
-	if err := report.Write(dir, recs, judged); err != nil {
-		return err
-	}
-	if _, err := timeline.WriteFile(dir, recs, judged); err != nil {
-		return err
-	}
-	if res.Counterexample != nil && res.Violation != nil {
-		if err := res.Counterexample.Save(filepath.Join(dir, "schedule.json")); err != nil {
-			return err
-		}
-		story := res.Counterexample.StoryText() + "\n"
-		if err := os.WriteFile(filepath.Join(dir, "story.txt"), []byte(story), 0o644); err != nil {
-			return fmt.Errorf("story: %w", err)
-		}
-	}
-	return nil
 }
