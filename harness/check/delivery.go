@@ -13,37 +13,53 @@ import (
 // stopped is the delivery status of a peer the harness stopped with SIGSTOP.
 const stopped = "stopped"
 
-// Delivery checks, for white-box peers, that a broadcast reaches every peer that was
-// connected while it was sent, or that its sender is told it failed.
+// DeliveryMargin is how long a recipient and its leader must stay as they were after a
+// broadcast was reported sent for the delivery to be required of them: the leader has had
+// that long to hand it over.
+const DeliveryMargin = 500 * time.Millisecond
+
+// Delivery checks, for white-box peers, that a broadcast reported sent reaches every member
+// of the sender's group, once and intact, and that the sender hears about every broadcast.
 //
-// For each broadcast command with id X sent at time tc to the peer process S:
-//   - if S reports send-failed X, the broadcast is judged done (the sender knows);
+// The group is read from the peers' own events, at the broadcast command (time tc) to the
+// sender S. A peer whose last membership event is `leader` leads; one whose last is
+// `follower` is a member of the live peer its `leader` field names (of the only live leader
+// when the field is absent), unless both give an epoch and they differ. When that leader
+// announces its members (it has written a `connection` event), a follower counts only once
+// its leader announced it and until it announced its `disconnection`. A stopped peer
+// (SIGSTOP) belongs to no group until it is resumed. S's group is the one it leads or follows
+// at tc; its members are the leader (when S follows) and every other follower.
+//
+// For each broadcast command with id X:
+//   - if S reports send-failed X, the broadcast is done (the sender knows);
 //   - if S reports neither sent X nor send-failed X, it is a violation unless S exited after
-//     tc and before the horizon (the "end" phase, or the last record): a dead sender cannot
-//     be told, but one alive when the harness begins to stop peers had its chance;
-//   - if S reports sent X at ts, let tEnd be the later of ts and the first phase record
-//     after tc (the end of the history if none). Every other peer process R whose last
-//     membership event at tc was follower, and which had no membership event (ready, leader,
-//     follower, lost, closed) and no exit in (tc, tEnd], must report a message with id X
-//     at some point after tc. The leader need not: it relays. A fault record that stops
-//     (SIGSTOP) or resumes (SIGCONT) R counts as a membership event of R, and R is not a
-//     follower while stopped: a stopped peer cannot tell that its leader died meanwhile.
+//     tc and before the horizon (the "end" phase, or the last record);
+//   - if S reports sent X at ts, every member R of S's group at tc is required to write
+//     `message` X unless R or its leader changed (a membership event, a disconnection of R,
+//     a SIGSTOP or SIGCONT, an exit) between tc and ts + DeliveryMargin, or the history ends
+//     before then. A required R that never writes it is a violation.
+//
+// Every `message` whose id is a broadcast of the run is checked wherever it lands: `from`
+// must be the sender's peer id and `data` the broadcast's data, a process must not write the
+// same id twice (a duplicate), and the sender must not get its own broadcast back.
 //
 // Broadcast ids must be unique within a run. A command record whose Detail begins with
 // [CommandDropped] never reached the peer and is not judged. NotApplicable when no peer
-// writes events, the harness sent no broadcast, or no peer ever answered one (sent or
-// send-failed): reading stdin is optional in the protocol, so a peer that ignores every
-// broadcast does not implement delivery rather than break it.
+// writes events, the harness sent no broadcast, no peer ever answered one (reading stdin is
+// optional in the protocol), or no delivery was required of anyone (every group changed
+// within the margin, or had no other member): a verdict on nothing is not a pass.
 type Delivery struct{}
 
 // Name implements Checker.
 func (Delivery) Name() string { return "delivery" }
 
 type broadcast struct {
-	idx        int // the command record
-	sender     int
-	id         string
-	candidates []int // pids that were followers at the command
+	idx     int // the command record
+	sender  int
+	id      string
+	data    string
+	leader  int   // the sender's leader at the command (the sender itself when it leads); 0: none
+	members []int // the other members of its group at the command, the leader included
 }
 
 type outcome struct {
@@ -56,67 +72,133 @@ type sendKey struct {
 	id  string
 }
 
+// receipt is one `message` event.
+type receipt struct {
+	idx  int
+	pid  int
+	from string
+	data string
+}
+
+// groups tracks who leads and who follows whom, from the peers' events.
+type groups struct {
+	status    map[int]string          // pid -> last membership event, or stopped
+	before    map[int]string          // pid -> its status before it was stopped
+	follows   map[int]string          // pid -> the leader id of its last follower event
+	epoch     map[int]uint64          // pid -> epoch of its last leader/follower event, if given
+	hasEpoch  map[int]bool            // pid -> its last leader/follower event gave an epoch
+	announces map[int]bool            // leader pid -> it has written a connection event
+	joined    map[int]map[string]bool // leader pid -> member ids it announced and did not drop
+}
+
+func newGroups() *groups {
+	return &groups{
+		status: map[int]string{}, before: map[int]string{}, follows: map[int]string{},
+		epoch: map[int]uint64{}, hasEpoch: map[int]bool{}, announces: map[int]bool{},
+		joined: map[int]map[string]bool{},
+	}
+}
+
+// leaderOf returns the pid of the leader pid follows (pid itself when it leads), or 0.
+func (g *groups) leaderOf(pid int, p *peers) int {
+	switch g.status[pid] {
+	case protocol.EventLeader:
+		return pid
+	case protocol.EventFollower:
+	default:
+		return 0
+	}
+	want := g.follows[pid]
+	found := 0
+	for lp, id := range p.live {
+		if g.status[lp] != protocol.EventLeader || lp == pid || (want != "" && id != want) {
+			continue
+		}
+		if found != 0 {
+			return 0 // no leader named and more than one leads: ambiguous
+		}
+		found = lp
+	}
+	if found != 0 && g.hasEpoch[pid] && g.hasEpoch[found] && g.epoch[pid] != g.epoch[found] {
+		return 0 // it follows another incarnation
+	}
+	if found != 0 && g.announces[found] && !g.joined[found][p.name(pid)] {
+		return 0 // its leader has not counted it in (yet, or any more)
+	}
+	return found
+}
+
+// members returns the leader and followers of leader, but not except, sorted.
+func (g *groups) members(leader, except int, p *peers) []int {
+	var out []int
+	if leader != except {
+		out = append(out, leader)
+	}
+	for pid := range p.live {
+		if pid != leader && pid != except && g.status[pid] == protocol.EventFollower && g.leaderOf(pid, p) == leader {
+			out = append(out, pid)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Check implements Checker.
 func (Delivery) Check(h []history.Record) Result {
 	var (
 		events     int
-		status     = map[int]string{}          // pid -> last membership event, or stopped
-		before     = map[int]string{}          // pid -> its status before it was stopped
+		g          = newGroups()
 		breaks     = map[int][]time.Duration{} // pid -> times its membership changed
 		exited     = map[int]time.Duration{}
-		phases     []time.Duration
 		casts      []broadcast
 		outcomes   = map[sendKey]outcome{}
-		received   = map[string]map[int]bool{}
+		received   = map[string][]receipt{}
 		p          = newPeers()
-		lastT      time.Duration
 		membership = map[string]bool{
 			protocol.EventReady: true, protocol.EventLeader: true, protocol.EventFollower: true,
 			protocol.EventLost: true, protocol.EventClosed: true,
 		}
 	)
+	brk := func(pid int, t time.Duration) { breaks[pid] = append(breaks[pid], t) }
 	for i, r := range h {
 		p.apply(h, i)
-		lastT = r.T
 		switch r.Kind {
-		case history.KindPhase:
-			phases = append(phases, r.T)
 		case history.KindStart:
-			delete(status, r.PID)
+			delete(g.status, r.PID)
 		case history.KindExit:
-			delete(status, r.PID)
-			breaks[r.PID] = append(breaks[r.PID], r.T)
+			delete(g.status, r.PID)
+			brk(r.PID, r.T)
 			exited[r.PID] = r.T
 		case history.KindFault:
-			// A stopped peer cannot notice that its leader is gone: while it is stopped its
-			// last event says nothing. Stopping and resuming it count as membership changes.
+			// A stopped peer cannot notice that its leader is gone, nor relay: while it is
+			// stopped it is in no group. Stopping and resuming it count as membership changes.
 			if r.Fault == nil || r.PID == 0 {
 				continue
 			}
 			switch r.Fault.Signal {
 			case "SIGSTOP":
-				if st, ok := status[r.PID]; ok && st != stopped {
-					before[r.PID] = st
+				if st, ok := g.status[r.PID]; ok && st != stopped {
+					g.before[r.PID] = st
 				}
-				status[r.PID] = stopped
-				breaks[r.PID] = append(breaks[r.PID], r.T)
+				g.status[r.PID] = stopped
+				brk(r.PID, r.T)
 			case "SIGCONT":
-				if status[r.PID] == stopped {
-					status[r.PID] = before[r.PID]
+				if g.status[r.PID] == stopped {
+					g.status[r.PID] = g.before[r.PID]
 				}
-				breaks[r.PID] = append(breaks[r.PID], r.T)
+				brk(r.PID, r.T)
 			}
 		case history.KindCommand:
 			if r.Command == nil || r.Command.Cmd != protocol.CmdBroadcast || strings.HasPrefix(r.Detail, CommandDropped) {
 				continue // a dropped command never reached the peer
 			}
-			b := broadcast{idx: i, sender: r.PID, id: r.Command.ID}
-			for pid, st := range status {
-				if st == protocol.EventFollower && pid != r.PID {
-					b.candidates = append(b.candidates, pid)
-				}
+			b := broadcast{idx: i, sender: r.PID, id: r.Command.ID, data: r.Command.Data}
+			if _, ok := p.live[r.PID]; ok {
+				b.leader = g.leaderOf(r.PID, p)
 			}
-			slices.Sort(b.candidates)
+			if b.leader != 0 {
+				b.members = g.members(b.leader, r.PID, p)
+			}
 			casts = append(casts, b)
 		case history.KindEvent:
 			if r.Event == nil {
@@ -126,18 +208,34 @@ func (Delivery) Check(h []history.Record) Result {
 			ev := r.Event
 			switch {
 			case membership[ev.Event]:
-				status[r.PID] = ev.Event
-				breaks[r.PID] = append(breaks[r.PID], r.T)
+				g.status[r.PID] = ev.Event
+				g.follows[r.PID] = ev.Leader
+				g.hasEpoch[r.PID] = ev.Epoch != nil
+				if ev.Epoch != nil {
+					g.epoch[r.PID] = *ev.Epoch
+				}
+				delete(g.joined, r.PID)
+				brk(r.PID, r.T)
+			case ev.Event == protocol.EventConnection:
+				g.announces[r.PID] = true
+				if g.joined[r.PID] == nil {
+					g.joined[r.PID] = map[string]bool{}
+				}
+				g.joined[r.PID][ev.Member] = true
+			case ev.Event == protocol.EventDisconnection:
+				delete(g.joined[r.PID], ev.Member)
+				for pid, id := range p.live {
+					if id == ev.Member {
+						brk(pid, r.T)
+					}
+				}
 			case ev.Event == protocol.EventSent || ev.Event == protocol.EventSendFailed:
 				k := sendKey{pid: r.PID, id: ev.ID}
 				if _, ok := outcomes[k]; !ok {
 					outcomes[k] = outcome{idx: i, failed: ev.Event == protocol.EventSendFailed}
 				}
 			case ev.Event == protocol.EventMessage:
-				if received[ev.ID] == nil {
-					received[ev.ID] = map[int]bool{}
-				}
-				received[ev.ID][r.PID] = true
+				received[ev.ID] = append(received[ev.ID], receipt{idx: i, pid: r.PID, from: ev.From, data: ev.Data})
 			}
 		}
 	}
@@ -155,72 +253,146 @@ func (Delivery) Check(h []history.Record) Result {
 	}
 
 	end := horizon(h)
+	lastT := h[len(h)-1].T
 	var res Result
-	var sent, failed, excused, silent, required, missed, badCasts int
+	var sent, failed, excused, silent, groupless, required, delivered, missed, corrupt, badCasts int
 	for _, b := range casts {
 		c := h[b.idx]
-		o, ok := outcomes[sendKey{pid: b.sender, id: b.id}]
-		if !ok {
-			if t, dead := exited[b.sender]; dead && t >= c.T && t <= end {
-				excused++
+		bad := false
+		// Every receipt of this broadcast, required or not: once per process, intact, from
+		// the sender, never back to the sender.
+		seen := map[int]int{}
+		for _, rc := range received[b.id] {
+			seen[rc.pid]++
+			var what string
+			switch {
+			case rc.pid == b.sender:
+				what = "the sender got its own broadcast back"
+			case seen[rc.pid] == 2:
+				what = "it was delivered twice to " + p.name(rc.pid)
+			case rc.from != c.Peer:
+				what = fmt.Sprintf("%s got it with from %q, not %q", p.name(rc.pid), rc.from, c.Peer)
+			case rc.data != b.data:
+				what = fmt.Sprintf("%s got it with data %q, not %q", p.name(rc.pid), clip(rc.data), clip(b.data))
+			default:
 				continue
 			}
+			corrupt++
+			bad = true
+			res.addEvidence(Evidence{
+				T: h[rc.idx].T, What: fmt.Sprintf("broadcast %q from %s at %v: %s", b.id, c.Peer, c.T, what),
+				Peers: []string{c.Peer, p.name(rc.pid)}, PIDs: []int{b.sender, rc.pid},
+				Records: slices.Concat([]history.Record{c}, around(h, rc.idx)),
+			})
+		}
+
+		o, ok := outcomes[sendKey{pid: b.sender, id: b.id}]
+		switch {
+		case !ok:
+			if t, dead := exited[b.sender]; dead && t >= c.T && t <= end {
+				excused++
+				break
+			}
 			silent++
-			badCasts++
+			bad = true
 			res.addEvidence(Evidence{
 				T: c.T, What: fmt.Sprintf("broadcast %q to %s at %v: the sender reported neither sent nor send-failed", b.id, c.Peer, c.T),
 				Peers: []string{c.Peer}, PIDs: []int{b.sender}, Records: around(h, b.idx),
 			})
-			continue
-		}
-		if o.failed {
+		case o.failed:
 			failed++
-			continue
-		}
-		sent++
-		tEnd := max(h[o.idx].T, lastT)
-		if j, _ := slices.BinarySearch(phases, c.T+1); j < len(phases) {
-			tEnd = max(h[o.idx].T, phases[j])
-		}
-		var lost []int
-		for _, pid := range b.candidates {
-			bs := breaks[pid]
-			j, _ := slices.BinarySearch(bs, c.T+1)
-			if j < len(bs) && bs[j] <= tEnd {
-				continue // its membership changed during the interval: not required
+		case b.leader == 0:
+			sent++
+			groupless++ // sent, but its events put the sender in no group: nothing to require
+		default:
+			sent++
+			tEnd := max(h[o.idx].T, c.T) + DeliveryMargin
+			if tEnd > lastT {
+				break // the history ends before the margin does
 			}
-			required++
-			if !received[b.id][pid] {
+			got := map[int]bool{}
+			for _, rc := range received[b.id] {
+				got[rc.pid] = true
+			}
+			var lost []int
+			for _, pid := range b.members {
+				if changed(breaks[pid], c.T, tEnd) || changed(breaks[b.leader], c.T, tEnd) {
+					continue // it or its leader changed meanwhile: not required
+				}
+				required++
+				if got[pid] {
+					delivered++
+					continue
+				}
 				lost = append(lost, pid)
 			}
+			if len(lost) == 0 {
+				break
+			}
+			missed += len(lost)
+			bad = true
+			role := "followers of " + p.name(b.leader)
+			res.addEvidence(Evidence{
+				T: c.T, What: fmt.Sprintf("broadcast %q from %s at %v was reported sent at %v but never reached %s (%s, from %v to %v at least)",
+					b.id, c.Peer, c.T, h[o.idx].T, strings.Join(p.namesOf(lost), ","), membersWord(lost, b.leader, role), c.T, tEnd),
+				Peers: slices.Concat([]string{c.Peer}, p.namesOf(lost)), PIDs: slices.Concat([]int{b.sender}, lost),
+				Records: slices.Concat(around(h, b.idx), []history.Record{h[o.idx]}),
+			})
 		}
-		if len(lost) == 0 {
-			continue
+		if bad {
+			badCasts++
 		}
-		missed += len(lost)
-		badCasts++
-		res.addEvidence(Evidence{
-			T: c.T, What: fmt.Sprintf("broadcast %q from %s at %v was reported sent at %v but never reached %s, followers from %v to %v",
-				b.id, c.Peer, c.T, h[o.idx].T, strings.Join(p.namesOf(lost), ","), c.T, tEnd),
-			Peers: slices.Concat([]string{c.Peer}, p.namesOf(lost)), PIDs: slices.Concat([]int{b.sender}, lost),
-			Records: slices.Concat(around(h, b.idx), []history.Record{h[o.idx]}),
-		})
 	}
 	res.figure("broadcasts", float64(len(casts)))
 	res.figure("sent", float64(sent))
 	res.figure("send_failed", float64(failed))
 	res.figure("sender_died", float64(excused))
 	res.figure("unreported", float64(silent))
+	res.figure("sent_outside_a_group", float64(groupless))
 	res.figure("deliveries_required", float64(required))
+	res.figure("deliveries_made", float64(delivered))
 	res.figure("deliveries_missed", float64(missed))
+	res.figure("deliveries_wrong", float64(corrupt))
 	if badCasts > 0 {
 		res.Verdict = Fail
-		res.Summary = fmt.Sprintf("%d of %d broadcasts were lost without the sender being told; first: %s",
-			badCasts, len(casts), res.Evidence[0].What)
+		res.Summary = fmt.Sprintf("%d of %s went wrong (%d recipients missed, %d wrong or duplicate deliveries, %d unreported); first: %s",
+			badCasts, count(len(casts), "broadcast"), missed, corrupt, silent, res.Evidence[0].What)
+		return res
+	}
+	if required == 0 {
+		res.Verdict = NotApplicable
+		res.Summary = fmt.Sprintf("not judged: of %s, %d were reported sent but no delivery was required of anyone "+
+			"(each group changed within %v of the send, or had no other member), %d failed, %s died",
+			count(len(casts), "broadcast"), sent, DeliveryMargin, failed, count(excused, "sender"))
 		return res
 	}
 	res.Verdict = Pass
-	res.Summary = fmt.Sprintf("%s: %d delivered to all %s, %d reported failed, %s died",
-		count(len(casts), "broadcast"), sent, count(required, "required recipient"), failed, count(excused, "sender"))
+	res.Summary = fmt.Sprintf("%s: %d sent, %s made, none missed, none wrong; %d reported failed, %s died",
+		count(len(casts), "broadcast"), sent, fmt.Sprintf("%d required deliveries", required), failed, count(excused, "sender"))
 	return res
+}
+
+// changed reports whether a break in bs (sorted) falls in (from, to].
+func changed(bs []time.Duration, from, to time.Duration) bool {
+	j, _ := slices.BinarySearch(bs, from+1)
+	return j < len(bs) && bs[j] <= to
+}
+
+// membersWord says who the lost recipients are: the leader, followers, or both.
+func membersWord(lost []int, leader int, followers string) string {
+	if slices.Contains(lost, leader) {
+		if len(lost) == 1 {
+			return "the leader"
+		}
+		return "the leader and " + followers
+	}
+	return followers
+}
+
+// clip shortens s for a one-line summary.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }

@@ -67,11 +67,12 @@ func bigHistory(n int) []history.Record {
 			Command: &protocol.Command{Cmd: protocol.CmdBroadcast, ID: id, Data: "x"}})
 		ev(sender, protocol.Event{Event: protocol.EventSent, ID: id})
 		for i := range pids {
-			if i != sender && i != leader {
-				ev(i, protocol.Event{Event: protocol.EventMessage, ID: id, From: fmt.Sprintf("p%d", sender)})
+			if i != sender {
+				ev(i, protocol.Event{Event: protocol.EventMessage, ID: id, From: fmt.Sprintf("p%d", sender), Data: "x"})
 			}
 		}
 		observe()
+		t += check.DeliveryMargin // so that delivery is required: nothing changes within the margin
 		if cycle%10 == 9 {
 			dead := leader
 			h = append(h, history.Record{T: tick(), Kind: history.KindExit, Peer: fmt.Sprintf("p%d", dead), PID: pids[dead],
@@ -105,7 +106,7 @@ func TestLargeHistory(t *testing.T) {
 	t.Logf("judged %d records in %v", len(h), time.Since(began))
 	for _, r := range rs.Parts {
 		want := check.Pass
-		if r.Name == "no-data-loss" {
+		if r.Name == "no-data-loss" || r.Name == "exposure" { // nothing planted; a unix run
 			want = check.NotApplicable
 		}
 		if r.Verdict != want {

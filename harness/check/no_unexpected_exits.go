@@ -2,13 +2,29 @@ package check
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 
-// NoUnexpectedExits checks that no peer exits unless the harness ended it (ByHarness):
-// a peer that crashes or gives up is a bug, shown with its exit status and stderr tail.
-// When no leader ever appeared the run is Inconclusive instead (see the package doc).
+// NoUnexpectedExits checks that every peer exits because the harness ended it, and the way
+// the harness asked: a peer that crashes or gives up is a bug, shown with its exit status
+// and stderr tail. When no leader ever appeared the run is Inconclusive instead (see the
+// package doc).
+//
+// An exit the harness caused (Exit.ByHarness) is judged by what the harness sent the
+// process, from the fault records naming it, its `close` command, and the "end" phase (the
+// harness sends SIGTERM to every live peer, then SIGKILL after a grace period):
+//   - killed by SIGKILL after a recorded SIGKILL (kill-leader, kill-all ...): expected;
+//   - killed by SIGTERM, or status 0, or the shell's 128+signal status for the signal sent:
+//     a graceful stop, expected;
+//   - killed by SIGKILL when the harness had only asked it to stop (SIGTERM or close): the
+//     peer ignored the request and the harness had to kill it at the end of the grace
+//     period. It fails: its shutdown path (where unlink-on-close and lock-file bugs live)
+//     never ran, so it was never judged, and a service manager would have to kill it the
+//     same way. These are counted in the figure "ignored_sigterm";
+//   - any other status or signal: the peer crashed in its shutdown path; it fails.
 //
 // One exception: while the harness keeps a planted file at the election address itself
 // (from its planted record to its final record), no peer can ever lead, and a peer that
@@ -20,6 +36,12 @@ type NoUnexpectedExits struct{}
 // Name implements Checker.
 func (NoUnexpectedExits) Name() string { return "no-unexpected-exits" }
 
+// asked is what the harness had sent one process when it exited.
+type asked struct {
+	term, kill bool
+	termAt     time.Duration // the first stop request (SIGTERM, close, or the end phase)
+}
+
 // Check implements Checker.
 func (NoUnexpectedExits) Check(h []history.Record) Result {
 	var res Result
@@ -27,25 +49,85 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 	if run := RunConfig(h); run != nil {
 		addr = run.Addr
 	}
-	exits, unexpected, refused := 0, 0, 0
+	p := newPeers()
+	sent := map[int]*asked{}
+	ask := func(pid int) *asked {
+		if sent[pid] == nil {
+			sent[pid] = &asked{}
+		}
+		return sent[pid]
+	}
+	term := func(pid int, t time.Duration) {
+		a := ask(pid)
+		if !a.term {
+			a.term, a.termAt = true, t
+		}
+	}
+	exits, unexpected, refused, ignored, shutdownCrash := 0, 0, 0, 0, 0
 	planted := false // a plant sits at the address now
 	for i, r := range h {
-		if r.Kind == history.KindPlant && r.Plant != nil && addr != "" && r.Plant.Path == addr {
-			switch r.Detail {
-			case "", PlantPlanted:
-				planted = true
-			case PlantFinal:
-				planted = false
+		p.apply(h, i)
+		switch r.Kind {
+		case history.KindPlant:
+			if r.Plant != nil && addr != "" && r.Plant.Path == addr {
+				switch r.Detail {
+				case "", PlantPlanted:
+					planted = true
+				case PlantFinal:
+					planted = false
+				}
+			}
+		case history.KindFault:
+			if r.Fault == nil || r.PID == 0 {
+				continue
+			}
+			switch r.Fault.Signal {
+			case "SIGKILL":
+				ask(r.PID).kill = true
+			case "SIGTERM":
+				term(r.PID, r.T)
+			}
+		case history.KindCommand:
+			if r.Command != nil && r.Command.Cmd == protocol.CmdClose {
+				term(r.PID, r.T)
+			}
+		case history.KindPhase:
+			if r.Detail == PhaseEnd {
+				for _, pid := range p.livePIDs() {
+					term(pid, r.T)
+				}
 			}
 		}
 		if r.Kind != history.KindExit {
 			continue
 		}
 		exits++
-		if r.Exit != nil && r.Exit.ByHarness {
+		e := r.Exit
+		if e != nil && e.ByHarness {
+			a := ask(r.PID)
+			what := ""
+			switch {
+			case e.Signal == "SIGKILL" && !a.kill && a.term:
+				ignored++
+				what = fmt.Sprintf("%s (pid %d) ignored the request to stop it got at %v: %v later the harness had to kill it (SIGKILL), so its shutdown path never ran",
+					r.Peer, r.PID, a.termAt, (r.T - a.termAt).Round(time.Millisecond))
+			case graceful(e, a):
+				continue
+			case planted && e.Signal == "":
+				refused++
+				continue
+			default:
+				shutdownCrash++
+				what = fmt.Sprintf("%s (pid %d) %s after the harness %s: a crash in its shutdown path",
+					r.Peer, r.PID, describeExit(e), askedWord(a))
+			}
+			unexpected++
+			ev := exitEvidence(h, i)
+			ev.What = what
+			res.addEvidence(ev)
 			continue
 		}
-		if planted && r.Exit != nil && r.Exit.Signal == "" {
+		if planted && e != nil && e.Signal == "" {
 			refused++
 			continue
 		}
@@ -54,12 +136,14 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 	}
 	res.figure("exits", float64(exits))
 	res.figure("unexpected", float64(unexpected))
+	res.figure("ignored_sigterm", float64(ignored))
+	res.figure("shutdown_crashes", float64(shutdownCrash))
 	if refused > 0 {
 		res.figure("refused_planted_address", float64(refused))
 	}
 	if unexpected == 0 {
 		res.Verdict = Pass
-		res.Summary = fmt.Sprintf("%s, all the harness's doing", count(exits, "exit"))
+		res.Summary = fmt.Sprintf("%s, all the harness's doing and the way it asked", count(exits, "exit"))
 		if refused > 0 {
 			res.Summary = fmt.Sprintf("%s, all the harness's doing or a refusal of a planted address (%d)", count(exits, "exit"), refused)
 		}
@@ -71,6 +155,31 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 		return nl
 	}
 	res.Verdict = Fail
-	res.Summary = fmt.Sprintf("%s exited unexpectedly; first: %s", count(unexpected, "peer"), res.Evidence[0].What)
+	res.Summary = fmt.Sprintf("%s exited unexpectedly (%d ignored SIGTERM and had to be killed, %d crashed in their shutdown path); first: %s",
+		count(unexpected, "peer"), ignored, shutdownCrash, res.Evidence[0].What)
 	return res
+}
+
+// graceful reports whether exit e is what the harness asked for with a.
+func graceful(e *history.Exit, a *asked) bool {
+	switch e.Signal {
+	case "SIGKILL":
+		return a.kill || !a.term // killed as asked, or by a group kill with no record of its own
+	case "SIGTERM":
+		return true
+	case "":
+		return e.Code == 0 || (a.term && e.Code == 128+15) || (a.kill && e.Code == 128+9)
+	}
+	return false
+}
+
+// askedWord says what the harness had sent.
+func askedWord(a *asked) string {
+	switch {
+	case a.kill:
+		return "killed it (SIGKILL)"
+	case a.term:
+		return "asked it to stop (SIGTERM or close)"
+	}
+	return "ended it"
 }

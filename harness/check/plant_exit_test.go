@@ -85,7 +85,7 @@ func TestDeliveryExcusesStoppedPeers(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := slices.DeleteFunc(load(t, "good.jsonl"), func(r history.Record) bool {
-				return r.Kind == history.KindEvent && r.Event.Event == "message" && r.Event.ID == "b2"
+				return r.Kind == history.KindEvent && r.Event.Event == "message" && r.Event.ID == "b2" && r.Peer == "p1"
 			})
 			if tt.stop > 0 {
 				h = append(h,

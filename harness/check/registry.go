@@ -25,6 +25,8 @@ func All() []Checker {
 		NoDataLoss{},
 		NoUnexpectedExits{},
 		Delivery{},
+		Leadership{},
+		Exposure{},
 		Protocol{},
 	}
 }
