@@ -22,6 +22,9 @@ type Canary struct {
 	Failpoints []string
 
 	newStrategy func(p *peerio.Peer) (strategy, error)
+	// run, when set, is the whole peer instead of a strategy under the shared node: the
+	// reference variants (see [Variants]) run the election library themselves.
+	run func(p *peerio.Peer) error
 }
 
 // ErrUnknown is returned for a canary name that is not in All.
@@ -29,7 +32,27 @@ var ErrUnknown = errors.New("unknown canary")
 
 var registry = map[string]Canary{}
 
+// variants are the reference variants: the reference peer with one deliberate change each,
+// reached by name like a canary but kept out of All (see [Variants]).
+var variants = map[string]Canary{}
+
 func register(c Canary) { registry[c.Name] = c }
+
+func registerVariant(c Canary) { variants[c.Name] = c }
+
+// Variants returns every reference variant, sorted by name: the reference peer with one
+// deliberate bug that only a white-box judge sees (a lost message, a reused epoch) or a
+// transport detail (the bound address). They are not in All, whose canaries every driver
+// must catch (explorations included); the random driver's checkers catch these. A variant
+// with an empty Transport runs on either.
+func Variants() []Canary {
+	out := make([]Canary, 0, len(variants))
+	for _, c := range variants {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
 
 // All returns every canary, sorted by name.
 func All() []Canary {
@@ -50,9 +73,12 @@ func Names() []string {
 	return names
 }
 
-// Lookup returns the canary called name.
+// Lookup returns the canary or reference variant called name.
 func Lookup(name string) (Canary, bool) {
-	c, ok := registry[name]
+	if c, ok := registry[name]; ok {
+		return c, true
+	}
+	c, ok := variants[name]
 	return c, ok
 }
 
@@ -64,8 +90,14 @@ func Run(name string, p *peerio.Peer) error {
 	if !ok {
 		return fmt.Errorf("%w %q: choose one of %v", ErrUnknown, name, Names())
 	}
+	if c.run != nil && c.Transport == "" {
+		return c.run(p)
+	}
 	if t := p.Env().Transport; t != c.Transport {
 		return fmt.Errorf("canary %s implements %s, not %s: run it with transport %s", c.Name, c.Transport, t, c.Transport)
+	}
+	if c.run != nil {
+		return c.run(p)
 	}
 	s, err := c.newStrategy(p)
 	if err != nil {

@@ -1,0 +1,158 @@
+package canary
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/splitbrain-dev/splitbrain/election"
+	"github.com/splitbrain-dev/splitbrain/harness/protocol"
+	"github.com/splitbrain-dev/splitbrain/peers/peerio"
+)
+
+// The reference variants: the reference peer (peers/reference: the election library under
+// the peer protocol) with one change each, in what it tells its user. The election itself is
+// the library's and is correct; only the white-box judges (delivery, leadership) can see
+// these bugs.
+func init() {
+	registerVariant(Canary{
+		Name: "deaf-leader",
+		Bug: "the reference peer, except that a leader never hands the members' broadcasts to " +
+			"its own user: it relays them to the other members but prints no message",
+		Failpoints: []string{election.FailAfterListen},
+		run: func(p *peerio.Peer) error {
+			return runVariant(p, func(ev election.Event, role election.EventKind, _ string) (election.Event, bool) {
+				return ev, !(ev.Kind == election.Message && role == election.Leader)
+			})
+		},
+	})
+	registerVariant(Canary{
+		Name: "deaf-follower",
+		Bug: "the reference peer, except that a follower drops every message that comes from " +
+			"its leader itself: the members' broadcasts reach it, the leader's never do",
+		Failpoints: []string{election.FailAfterConnect},
+		run: func(p *peerio.Peer) error {
+			return runVariant(p, func(ev election.Event, role election.EventKind, leader string) (election.Event, bool) {
+				return ev, !(ev.Kind == election.Message && role == election.Follower && ev.Member == leader)
+			})
+		},
+	})
+	registerVariant(Canary{
+		Name: "epoch-one",
+		Bug: "the reference peer, except that it never stores its epoch: every leader announces " +
+			"epoch 1 (and its followers follow epoch 1), so a new leader cannot be told from the old",
+		Failpoints: []string{election.FailAfterListen},
+		run: func(p *peerio.Peer) error {
+			return runVariant(p, func(ev election.Event, _ election.EventKind, _ string) (election.Event, bool) {
+				if ev.Kind == election.Leader || ev.Kind == election.Follower {
+					ev.Epoch = 1
+				}
+				return ev, true
+			})
+		},
+	})
+}
+
+// filter sees each election event with the peer's role and leader before the event (role is
+// Leader, Follower, or Lost when neither), and returns what to tell the user, if anything.
+type filter func(ev election.Event, role election.EventKind, leader string) (election.Event, bool)
+
+// variantMessage is the reference peer's wire form of a broadcast: its id with its data.
+type variantMessage struct {
+	ID   string `json:"id"`
+	Data string `json:"data"`
+}
+
+// runVariant is the reference peer's loop (peers/reference.Run) with f between the election's
+// events and the protocol.
+func runVariant(p *peerio.Peer, f filter) error {
+	env := p.Env()
+	e, err := election.New(election.Options{
+		Network:    env.Transport,
+		Address:    env.Addr,
+		ID:         env.Peer,
+		SecretFile: env.SecretFile,
+		Failpoints: p.Failpoints(),
+	})
+	if err != nil {
+		return err
+	}
+	p.Emit(protocol.Event{Event: protocol.EventReady})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- e.Run(ctx) }()
+
+	role, leader := election.Lost, ""
+	events := e.Events()
+	cmds := p.Commands()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			out, keep := f(ev, role, leader)
+			switch ev.Kind {
+			case election.Leader, election.Follower, election.Lost:
+				role, leader = ev.Kind, ev.Leader
+			}
+			if keep {
+				p.Emit(translateVariant(out))
+			}
+		case c, ok := <-cmds:
+			if !ok {
+				cmds = nil
+				continue
+			}
+			if c.Cmd == protocol.CmdBroadcast {
+				go func() {
+					msg, _ := json.Marshal(variantMessage{ID: c.ID, Data: c.Data})
+					if err := e.Send(ctx, msg); err != nil {
+						p.Emit(protocol.Event{Event: protocol.EventSendFailed, ID: c.ID, Error: err.Error()})
+						return
+					}
+					p.Emit(protocol.Event{Event: protocol.EventSent, ID: c.ID})
+				}()
+			}
+		case <-p.Stop():
+			e.Close()
+			p.Emit(protocol.Event{Event: protocol.EventClosed, Reason: p.StopReason()})
+			return nil
+		case err := <-runErr:
+			if err == nil {
+				err = errors.New("election stopped")
+			}
+			return fmt.Errorf("election: %w", err)
+		}
+	}
+}
+
+// translateVariant is peers/reference's translate.
+func translateVariant(ev election.Event) protocol.Event {
+	reason := ""
+	if ev.Err != nil {
+		reason = ev.Err.Error()
+	}
+	switch ev.Kind {
+	case election.Leader:
+		return protocol.Event{Event: protocol.EventLeader, Epoch: protocol.Uint64(ev.Epoch)}
+	case election.Follower:
+		return protocol.Event{Event: protocol.EventFollower, Leader: ev.Leader, Epoch: protocol.Uint64(ev.Epoch)}
+	case election.Connection:
+		return protocol.Event{Event: protocol.EventConnection, Member: ev.Member}
+	case election.Disconnection:
+		return protocol.Event{Event: protocol.EventDisconnection, Member: ev.Member, Reason: reason}
+	case election.Lost:
+		return protocol.Event{Event: protocol.EventLost, Reason: reason}
+	case election.Message:
+		var m variantMessage
+		if json.Unmarshal(ev.Data, &m) != nil {
+			m = variantMessage{Data: string(ev.Data)}
+		}
+		return protocol.Event{Event: protocol.EventMessage, From: ev.Member, ID: m.ID, Data: m.Data}
+	}
+	return protocol.Event{Event: protocol.EventError, Error: "unknown election event " + ev.Kind.String()}
+}
