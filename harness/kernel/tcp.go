@@ -190,12 +190,10 @@ var (
 	loop6 = netip.IPv6Loopback()
 )
 
-// observedListener reports whether a listening address contends for the port: the
-// loopback of either family, or a wildcard.
-func observedListener(a netip.Addr) bool {
-	u := a.Unmap()
-	return u == loop4 || u == loop6 || u.IsUnspecified()
-}
+// A listener on the port is observed whatever address it is bound to: the loopback of
+// either family and the wildcards contend for the election, and any other address (a LAN
+// address, another 127/8 address) is a listener on the election port too, which the
+// exposure checker must see. Only those clients of 127.0.0.1:PORT can reach are reachable.
 
 // reachable reports whether a client dialing o.addr can reach listener l.
 func (o *Observer) reachable(l inetSock) bool {
@@ -242,7 +240,7 @@ func (o *Observer) snapshotTCP(pids []int) (Snapshot, error) {
 	var inos []uint64
 	for _, s := range socks {
 		switch {
-		case s.state == tcpListen && s.local.Port() == port && observedListener(s.local.Addr()):
+		case s.state == tcpListen && s.local.Port() == port:
 			listeners = append(listeners, s)
 			inos = append(inos, s.ino)
 		case s.state == tcpEstablished:
