@@ -16,7 +16,7 @@ const stopped = "stopped"
 // DeliveryMargin is how long a recipient and its leader must stay as they were after a
 // broadcast was reported sent for the delivery to be required of them: the leader has had
 // that long to hand it over.
-const DeliveryMargin = 500 * time.Millisecond
+const DeliveryMargin = 100 * time.Millisecond
 
 // Delivery checks, for white-box peers, that a broadcast reported sent reaches every member
 // of the sender's group, once and intact, and that the sender hears about every broadcast.
@@ -28,16 +28,18 @@ const DeliveryMargin = 500 * time.Millisecond
 // announces its members (it has written a `connection` event), a follower counts only once
 // its leader announced it and until it announced its `disconnection`. A stopped peer
 // (SIGSTOP) belongs to no group until it is resumed. S's group is the one it leads or follows
-// at tc; its members are the leader (when S follows) and every other follower.
+// when it reports `sent` (else the one at tc); its members are the leader (when S follows)
+// and every other follower. S could take the command from tf: tc, or, when S was stopped at
+// tc, when it was resumed (the command waited in its stdin).
 //
 // For each broadcast command with id X:
 //   - if S reports send-failed X, the broadcast is done (the sender knows);
 //   - if S reports neither sent X nor send-failed X, it is a violation unless S exited after
 //     tc and before the horizon (the "end" phase, or the last record);
-//   - if S reports sent X at ts, every member R of S's group at tc is required to write
-//     `message` X unless R or its leader changed (a membership event, a disconnection of R,
-//     a SIGSTOP or SIGCONT, an exit) between tc and ts + DeliveryMargin, or the history ends
-//     before then. A required R that never writes it is a violation.
+//   - if S reports sent X at ts, every member R of S's group is required to write `message`
+//     X unless R or its leader changed (a membership event, a disconnection of R, a SIGSTOP
+//     or SIGCONT, an exit) between tf and max(ts, tf) + DeliveryMargin, or the history ends
+//     before then. A required R that never writes it, at any time, is a violation.
 //
 // Every `message` whose id is a broadcast of the run is checked wherever it lands: `from`
 // must be the sender's peer id and `data` the broadcast's data, a process must not write the
@@ -58,8 +60,10 @@ type broadcast struct {
 	sender  int
 	id      string
 	data    string
-	leader  int   // the sender's leader at the command (the sender itself when it leads); 0: none
-	members []int // the other members of its group at the command, the leader included
+	from    time.Duration // when the sender could take it: the command, or its resumption
+	leader  int           // the sender's leader (the sender itself when it leads); 0: none
+	members []int         // the other members of its group, the leader included
+	stopped bool          // the sender was stopped (SIGSTOP) at the command
 }
 
 type outcome struct {
@@ -151,6 +155,7 @@ func (Delivery) Check(h []history.Record) Result {
 		breaks     = map[int][]time.Duration{} // pid -> times its membership changed
 		exited     = map[int]time.Duration{}
 		casts      []broadcast
+		castOf     = map[sendKey]int{} // (sender, id) -> index in casts
 		outcomes   = map[sendKey]outcome{}
 		received   = map[string][]receipt{}
 		p          = newPeers()
@@ -187,18 +192,25 @@ func (Delivery) Check(h []history.Record) Result {
 					g.status[r.PID] = g.before[r.PID]
 				}
 				brk(r.PID, r.T)
+				for k := range casts { // a stopped sender reads its commands now
+					if b := &casts[k]; b.sender == r.PID && b.stopped {
+						b.from, b.stopped = r.T, false
+					}
+				}
 			}
 		case history.KindCommand:
 			if r.Command == nil || r.Command.Cmd != protocol.CmdBroadcast || strings.HasPrefix(r.Detail, CommandDropped) {
 				continue // a dropped command never reached the peer
 			}
-			b := broadcast{idx: i, sender: r.PID, id: r.Command.ID, data: r.Command.Data}
+			b := broadcast{idx: i, sender: r.PID, id: r.Command.ID, data: r.Command.Data, from: r.T,
+				stopped: g.status[r.PID] == stopped}
 			if _, ok := p.live[r.PID]; ok {
 				b.leader = g.leaderOf(r.PID, p)
 			}
 			if b.leader != 0 {
 				b.members = g.members(b.leader, r.PID, p)
 			}
+			castOf[sendKey{pid: r.PID, id: b.id}] = len(casts)
 			casts = append(casts, b)
 		case history.KindEvent:
 			if r.Event == nil {
@@ -233,6 +245,14 @@ func (Delivery) Check(h []history.Record) Result {
 				k := sendKey{pid: r.PID, id: ev.ID}
 				if _, ok := outcomes[k]; !ok {
 					outcomes[k] = outcome{idx: i, failed: ev.Event == protocol.EventSendFailed}
+					// The group it was sent to is the sender's group now, when the sender
+					// says the leader took it (the command may have waited in a stopped
+					// sender's stdin); the group at the command if it has none now.
+					if c, ok := castOf[k]; ok && ev.Event == protocol.EventSent {
+						if l := g.leaderOf(r.PID, p); l != 0 {
+							casts[c].leader, casts[c].members = l, g.members(l, r.PID, p)
+						}
+					}
 				}
 			case ev.Event == protocol.EventMessage:
 				received[ev.ID] = append(received[ev.ID], receipt{idx: i, pid: r.PID, from: ev.From, data: ev.Data})
@@ -306,7 +326,7 @@ func (Delivery) Check(h []history.Record) Result {
 			groupless++ // sent, but its events put the sender in no group: nothing to require
 		default:
 			sent++
-			tEnd := max(h[o.idx].T, c.T) + DeliveryMargin
+			tEnd := max(h[o.idx].T, b.from) + DeliveryMargin
 			if tEnd > lastT {
 				break // the history ends before the margin does
 			}
@@ -316,7 +336,7 @@ func (Delivery) Check(h []history.Record) Result {
 			}
 			var lost []int
 			for _, pid := range b.members {
-				if changed(breaks[pid], c.T, tEnd) || changed(breaks[b.leader], c.T, tEnd) {
+				if changed(breaks[pid], b.from, tEnd) || changed(breaks[b.leader], b.from, tEnd) {
 					continue // it or its leader changed meanwhile: not required
 				}
 				required++

@@ -118,8 +118,10 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 				continue
 			default:
 				shutdownCrash++
+				own := *e
+				own.ByHarness = false // describe how it ended, not who began it
 				what = fmt.Sprintf("%s (pid %d) %s after the harness %s: a crash in its shutdown path",
-					r.Peer, r.PID, describeExit(e), askedWord(a))
+					r.Peer, r.PID, describeExit(&own), askedWord(a))
 			}
 			unexpected++
 			ev := exitEvidence(h, i)
