@@ -33,21 +33,13 @@ func (Exposure) Check(h []history.Record) Result {
 		if len(r.Snapshot.Listeners) > 0 {
 			seen++
 		}
-		var bad []string
-		var pids []int
-		for _, l := range r.Snapshot.Listeners {
-			if why := beyondLoopback(l); why != "" {
-				bad = append(bad, listenerWhat(l, p)+" bound to "+l.Name+" ("+why+")")
-				pids = append(pids, l.PIDs...)
-			}
-		}
-		if len(bad) == 0 {
+		what, pids := exposedWhat(r.Snapshot, p)
+		if what == "" {
 			return
 		}
 		exposed++
 		res.addEvidence(Evidence{
-			T: r.T, What: "the election port is open beyond loopback: " + strings.Join(bad, "; "),
-			Peers: p.namesOf(pids), PIDs: pids, Snapshot: r.Snapshot, Records: around(h, i),
+			T: r.T, What: what, Peers: p.namesOf(pids), PIDs: pids, Snapshot: r.Snapshot, Records: around(h, i),
 		})
 	})
 	res.figure("observations", float64(observations))
@@ -65,6 +57,23 @@ func (Exposure) Check(h []history.Record) Result {
 		res.Summary = fmt.Sprintf("%s with a listener, every one bound to loopback only", count(seen, "observation"))
 	}
 	return res
+}
+
+// exposedWhat says what is wrong when s shows a listener beyond loopback, with the pids that
+// hold such listeners, else "". It is the per-record rule of Exposure (for a tcp run), which
+// check.Online can share.
+func exposedWhat(s *kernel.Snapshot, p *peers) (what string, pids []int) {
+	var bad []string
+	for _, l := range s.Listeners {
+		if why := beyondLoopback(l); why != "" {
+			bad = append(bad, listenerWhat(l, p)+" bound to "+l.Name+" ("+why+")")
+			pids = append(pids, l.PIDs...)
+		}
+	}
+	if len(bad) == 0 {
+		return "", nil
+	}
+	return "the election port is open beyond loopback: " + strings.Join(bad, "; "), pids
 }
 
 // beyondLoopback says why listener l can be reached from other machines, or "" when it
