@@ -1,0 +1,164 @@
+package oracle_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/report"
+)
+
+// run runs `splitbrain run` of impl (a command line; "" for the reference peer) with args
+// into a fresh result folder, waits for it to end, and returns the verdicts it wrote. The
+// overall exit code is not asserted: each spec is about the invariants it names.
+func run(impl string, args ...string) map[string]check.Result {
+	GinkgoHelper()
+	out := filepath.Join(GinkgoT().TempDir(), "results")
+	if impl == "" {
+		impl = bin + " peer"
+	}
+	all := append([]string{"run", "--out", out, "--impl", impl, "--quiet"}, args...)
+	cmd := exec.Command(bin, all...)
+	cmd.Dir = GinkgoT().TempDir()
+	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		s.Terminate()
+		Eventually(s, 30*time.Second).Should(gexec.Exit())
+	})
+	Eventually(s).Should(gexec.Exit())
+	Expect(s.ExitCode()).To(BeNumerically("<=", check.ExitInconclusive), "the harness itself failed")
+	b, err := os.ReadFile(filepath.Join(out, report.ResultsFile))
+	Expect(err).NotTo(HaveOccurred())
+	var r report.Results
+	Expect(json.Unmarshal(b, &r)).To(Succeed())
+	byName := map[string]check.Result{}
+	for _, inv := range r.Invariants {
+		byName[inv.Name] = inv
+	}
+	return byName
+}
+
+// variant is the impl command line of a reference variant or canary.
+func variant(name string) string { return bin + " peer --impl " + name }
+
+// pythonPeer is the impl command line of the Python flock peer with its SIGTERM behaviour.
+func pythonPeer(onTerm string) string {
+	GinkgoHelper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		Skip("python3 is not on PATH")
+	}
+	script, err := filepath.Abs(filepath.Join("testdata", "flock_peer.py"))
+	Expect(err).NotTo(HaveOccurred())
+	return py + " " + script + " --on-term " + onTerm
+}
+
+// verdict matches a check.Result by its verdict, showing its summary on failure.
+func verdict(v check.Verdict) OmegaMatcher {
+	return WithTransform(func(r check.Result) check.Verdict { return r.Verdict }, Equal(v))
+}
+
+// Stable groups: followers die and come back, the leader stays, and the settle time is long
+// (broadcasts go on through its first half), so that deliveries are required of the leader
+// and of the followers alike.
+var quietGroup = []string{"--peers", "5", "--duration", "2s", "--settle", "3s", "--faults", "kill-follower,restart-dead", "--broadcasts", "20", "--seed", "11"}
+
+// Failovers: the leader is killed again and again, so that claims follow one another.
+var failovers = []string{"--peers", "3", "--duration", "4s", "--settle", "1s", "--faults", "kill-leader", "--seed", "12"}
+
+var _ = Describe("Delivery", func() {
+	It("is judged on the reference peer and passes, with deliveries required of the leader and the followers", func() {
+		res := run("", quietGroup...)
+		d := res["delivery"]
+		Expect(d).To(verdict(check.Pass), d.Summary)
+		Expect(d.Figures["deliveries_required"]).To(BeNumerically(">", 0))
+		Expect(d.Figures["deliveries_missed"]).To(BeZero())
+		Expect(d.Figures["deliveries_wrong"]).To(BeZero())
+	})
+
+	It("fails a leader that never hands the members' messages to its own user (deaf-leader)", func() {
+		d := run(variant("deaf-leader"), quietGroup...)["delivery"]
+		Expect(d).To(verdict(check.Fail), d.Summary)
+		Expect(d.Summary).To(ContainSubstring("the leader"))
+	})
+
+	It("fails followers that drop every message from their leader (deaf-follower)", func() {
+		d := run(variant("deaf-follower"), quietGroup...)["delivery"]
+		Expect(d).To(verdict(check.Fail), d.Summary)
+		Expect(d.Summary).To(ContainSubstring("followers of"))
+	})
+
+	It("is not judged for a black-box peer, rather than passed", func() {
+		res := run(pythonPeer("default"), "--peers", "3", "--duration", "2s", "--settle", "1s", "--faults", "kill-leader")
+		Expect(res["delivery"]).To(verdict(check.NotApplicable), res["delivery"].Summary)
+		Expect(res["leadership"]).To(verdict(check.NotApplicable), res["leadership"].Summary)
+		Expect(res["no-unexpected-exits"]).To(verdict(check.Pass), res["no-unexpected-exits"].Summary)
+	})
+})
+
+var _ = Describe("Leadership", func() {
+	It("passes the reference peer across failovers, its epochs growing", func() {
+		l := run("", failovers...)["leadership"]
+		Expect(l).To(verdict(check.Pass), l.Summary)
+		Expect(l.Figures["claims_with_epoch"]).To(BeNumerically(">=", 2))
+	})
+
+	It("fails a peer whose every leader announces epoch 1 (epoch-one)", func() {
+		l := run(variant("epoch-one"), failovers...)["leadership"]
+		Expect(l).To(verdict(check.Fail), l.Summary)
+		Expect(l.Summary).To(ContainSubstring("did not grow"))
+	})
+})
+
+var _ = Describe("Exposure", func() {
+	tcp := append([]string{"--transport", "tcp"}, failovers...)
+
+	It("passes the reference peer, bound to 127.0.0.1 only", func() {
+		res := run("", tcp...)
+		Expect(res["exposure"]).To(verdict(check.Pass), res["exposure"].Summary)
+		Expect(res["leadership"]).To(verdict(check.Pass), res["leadership"].Summary)
+	})
+
+	It("fails a peer that listens on 0.0.0.0 even though it is the only listener (any-addr)", func() {
+		res := run(variant("any-addr"), tcp...)
+		Expect(res["exposure"]).To(verdict(check.Fail), res["exposure"].Summary)
+		Expect(res["exposure"].Summary).To(ContainSubstring("0.0.0.0"))
+		Expect(res["single-listener"]).To(verdict(check.Pass), res["single-listener"].Summary)
+	})
+
+	It("does not judge a unix run", func() {
+		res := run("", "--peers", "2", "--duration", "1s", "--settle", "500ms", "--faults", "kill-follower")
+		Expect(res["exposure"]).To(verdict(check.NotApplicable), res["exposure"].Summary)
+	})
+})
+
+var _ = Describe("Exits", func() {
+	terms := []string{"--peers", "3", "--duration", "3s", "--settle", "1s", "--faults", "term-leader,term-follower,kill-follower", "--seed", "13"}
+
+	It("fails a peer that ignores SIGTERM and has to be killed at the end", func() {
+		e := run(pythonPeer("ignore"), terms...)["no-unexpected-exits"]
+		Expect(e).To(verdict(check.Fail), e.Summary)
+		Expect(e.Figures["ignored_sigterm"]).To(BeNumerically(">", 0))
+		Expect(e.Summary).To(ContainSubstring("had to kill it"))
+	})
+
+	It("fails a peer that exits with status 3 on SIGTERM: a crash in its shutdown path", func() {
+		e := run(pythonPeer("exit3"), terms...)["no-unexpected-exits"]
+		Expect(e).To(verdict(check.Fail), e.Summary)
+		Expect(e.Figures["shutdown_crashes"]).To(BeNumerically(">", 0))
+		Expect(e.Summary).To(ContainSubstring("status 3"))
+	})
+
+	It("passes the reference peer, which closes on SIGTERM", func() {
+		e := run("", terms...)["no-unexpected-exits"]
+		Expect(e).To(verdict(check.Pass), e.Summary)
+	})
+})
