@@ -8,19 +8,28 @@ import (
 
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
+	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 
-// NoLostPeers checks that once faults stop and peers have settled, every live peer is
-// connected to the one reachable leader, and nobody to anything else.
+// NoLostPeers checks that after every fault's settle window every live peer is connected
+// to the one reachable leader, and nobody to anything else; and that at no time a peer that
+// had joined the group stays lost for longer than the liveness bound, even if it heals.
 //
 // A settle window begins at the first "settle" or "quiesce" phase record after faults and
-// ends at the next "faults" or "end" phase record (or the end of the history); there is one
-// per round. The last observation in each window is judged (one taken before Run.Settle
-// has passed only if it shows the group settled; else the window is inconclusive): every live peer (started, not
-// exited), except those holding the reachable listener, must be the client of an accepted
-// connection whose server side is held by the reachable listener's process (by PID), and
-// no connection may go to another process or listener. A connection still in the backlog
-// does not count as connected: after the settle time the leader must have accepted it.
+// ends at the next "faults" or "end" phase record (or the end of the history); a run has
+// one per fault round and one at the end. The last observation in each window is judged
+// (one taken before Run.Settle has passed only if it shows the group settled; else the
+// window is inconclusive): every live peer (started, not exited), except those holding the
+// reachable listener, must be the client of an accepted connection whose server side is
+// held by the reachable listener's process (by PID), and no connection may go to another
+// process or listener. A connection still in the backlog does not count as connected:
+// after the settle time the leader must have accepted it. A peer a fault stopped (SIGSTOP),
+// or resumed less than Run.Settle ago, is not asked to be connected; nor is anyone while
+// the leader itself is stopped, since a stopped leader accepts nobody.
+//
+// Between windows, every observation is watched (see lostTooLong): a live peer that said
+// ready, or was seen connected or leading, and is then not connected to the reachable
+// leader for longer than Run.Liveness is a violation, healed or not.
 type NoLostPeers struct{}
 
 // Name implements Checker.
@@ -74,7 +83,7 @@ func (NoLostPeers) Check(h []history.Record) Result {
 		}
 		win := windows[w]
 		r := h[i]
-		ev, ok := lostPeers(r.Snapshot, p)
+		ev, ok := lostPeers(r.Snapshot, p, settle)
 		if !ok && r.T < win.start+settle {
 			// The driver moved on before the settle time passed, and the group had not
 			// settled yet: that is no proof of a lost peer. (A settled group may be seen
@@ -95,6 +104,19 @@ func (NoLostPeers) Check(h []history.Record) Result {
 			res.addEvidence(ev)
 		}
 	}
+	// Pass 3: at any time, a peer that had joined the group and is then not connected to
+	// the reachable leader for longer than the liveness bound is lost, even if it heals.
+	var long []Evidence
+	if run := RunConfig(h); run != nil && run.Liveness > 0 {
+		long = lostTooLong(h, run.Liveness, settle)
+		for _, ev := range long {
+			res.addEvidence(ev)
+		}
+		if len(long) > 0 && lost == 0 {
+			first = long[0]
+		}
+	}
+	res.figure("lost_too_long", float64(len(long)))
 	missing := 0
 	for _, win := range windows {
 		if win.obs < 0 {
@@ -108,6 +130,9 @@ func (NoLostPeers) Check(h []history.Record) Result {
 		res.Verdict = Fail
 		res.Summary = fmt.Sprintf("%d of %d settled observations had lost peers; first at %v: %s",
 			lost, judged, first.T, first.What)
+	case len(long) > 0:
+		res.Verdict = Fail
+		res.Summary = fmt.Sprintf("%s lost longer than the bound; first: %s", count(len(long), "peer episode"), first.What)
 	case len(windows) == 0:
 		res.Verdict, res.Summary = Inconclusive, "the history has no settle or quiesce phase, so no observation can be judged"
 	case missing > 0 || early > 0:
@@ -122,9 +147,15 @@ func (NoLostPeers) Check(h []history.Record) Result {
 }
 
 // lostPeers judges one snapshot against the live peers; ok is false with evidence when a
-// live peer is not connected to the reachable leader or anyone is connected elsewhere.
-func lostPeers(s *kernel.Snapshot, p *peers) (Evidence, bool) {
-	live := p.livePIDs()
+// live peer is not connected to the reachable leader or anyone is connected elsewhere. A
+// peer a fault stopped, or resumed less than grace ago, is not asked to be connected.
+func lostPeers(s *kernel.Snapshot, p *peers, grace time.Duration) (Evidence, bool) {
+	var live []int
+	for _, pid := range p.livePIDs() {
+		if !p.excused(pid, s.Taken, grace) {
+			live = append(live, pid)
+		}
+	}
 	if len(live) == 0 {
 		return Evidence{}, true
 	}
@@ -134,6 +165,11 @@ func lostPeers(s *kernel.Snapshot, p *peers) (Evidence, bool) {
 			What:  fmt.Sprintf("no reachable listener while %s live: %s", count(len(live), "peer"), strings.Join(p.namesOf(live), ",")),
 			Peers: p.namesOf(live), PIDs: live, Snapshot: s,
 		}, false
+	}
+	for _, pid := range leader.PIDs {
+		if p.excused(pid, s.Taken, grace) {
+			return Evidence{}, true // a stopped leader accepts nobody: the fault's doing
+		}
 	}
 	connected := map[int]bool{}
 	var strays []int // clients connected to another listener or process
@@ -180,4 +216,101 @@ func intersects(a, b []int) bool {
 		}
 	}
 	return false
+}
+
+// lostTooLong walks every observation and returns evidence for each episode in which a
+// live peer that had joined the group (it said ready, or was seen connected or leading)
+// was not connected to the reachable leader for longer than bound. The clock of an episode
+// starts at the first observation with a reachable leader that the peer is not connected
+// to (or at its ready, if later), keeps running while no leader is reachable, and stops at
+// the observation that shows it connected again, or at the end phase. A peer a fault
+// stopped is not judged; one resumed starts afresh, with grace to reconnect.
+func lostTooLong(h []history.Record, bound, grace time.Duration) []Evidence {
+	type state struct {
+		joined bool
+		lost   bool
+		since  time.Duration
+		told   bool
+		idx    int
+	}
+	var out []Evidence
+	p := newPeers()
+	st := map[int]*state{}
+	judge := func(pid int, t time.Duration, s *state, i int, still bool) {
+		if s.told || t-s.since <= bound {
+			return
+		}
+		s.told = true
+		how := "and was connected again at %v"
+		if still {
+			how = "and was still lost at %v"
+		}
+		out = append(out, Evidence{T: s.since,
+			What: fmt.Sprintf("%s was not connected to the leader for %v from %v (bound %v) "+how,
+				p.name(pid), t-s.since, s.since, bound, t),
+			Peers: []string{p.name(pid)}, PIDs: []int{pid}, Snapshot: h[i].Snapshot,
+			Records: slices.Concat(around(h, s.idx), []history.Record{h[i]})})
+	}
+	for i, r := range h {
+		p.apply(h, i)
+		switch r.Kind {
+		case history.KindStart:
+			st[r.PID] = &state{}
+		case history.KindExit:
+			delete(st, r.PID)
+		case history.KindPhase:
+			if r.Detail == PhaseEnd {
+				return out
+			}
+		case history.KindFault:
+			if s := st[r.PID]; s != nil && r.Fault != nil && (r.Fault.Signal == "SIGSTOP" || r.Fault.Signal == "SIGCONT") {
+				s.lost, s.told = false, false
+			}
+		case history.KindEvent:
+			if s := st[r.PID]; s != nil && r.Event != nil && r.Event.Event == protocol.EventReady {
+				s.joined = true
+			}
+		case history.KindObservation:
+			if r.Snapshot == nil {
+				continue
+			}
+			l, ok := r.Snapshot.Reachable()
+			connected := map[int]bool{}
+			if ok {
+				for _, pid := range l.PIDs {
+					connected[pid] = true
+				}
+				for _, c := range r.Snapshot.Conns {
+					if c.ServerInode != 0 && (c.ListenerInode == 0 || c.ListenerInode == l.Inode) && intersects(c.ServerPIDs, l.PIDs) {
+						for _, pid := range c.ClientPIDs {
+							connected[pid] = true
+						}
+					}
+				}
+			}
+			leaderStopped := false
+			if ok {
+				for _, pid := range l.PIDs {
+					leaderStopped = leaderStopped || p.excused(pid, r.T, grace)
+				}
+			}
+			for pid, s := range st {
+				switch {
+				case leaderStopped && !connected[pid]:
+					s.lost = false // a stopped leader accepts nobody: the clock starts afresh
+				case connected[pid]:
+					if s.lost {
+						judge(pid, r.T, s, i, false)
+					}
+					s.joined, s.lost, s.told = true, false, false
+				case !s.joined || p.excused(pid, r.T, grace):
+				case !s.lost && ok:
+					s.lost, s.since, s.idx = true, r.T, i
+				case s.lost:
+					judge(pid, r.T, s, i, true)
+				}
+			}
+		}
+	}
+	return out
 }

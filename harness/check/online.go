@@ -130,16 +130,17 @@ func orphanWhat(l kernel.Listener, s *kernel.Snapshot, p *peers) string {
 }
 
 // Settled reports whether s shows a settled group: with live peers (pid -> peer id), one
-// reachable listener held by a live peer, and every other live peer the client of an
-// accepted connection to it, and nobody connected elsewhere. When it is not, why says what
-// is missing, in the words of the no-lost-peers checker. Drivers wait on it; no-lost-peers
-// judges the last observation of each settle window with the same rule.
-func Settled(s *kernel.Snapshot, live map[int]string) (ok bool, why string) {
+// reachable listener held by a live peer, and every other live peer, except the stopped
+// ones, the client of an accepted connection to it, and nobody connected elsewhere. When it
+// is not, why says what is missing, in the words of the no-lost-peers checker. Drivers wait
+// on it; no-lost-peers judges the last observation of each settle window with the same rule.
+func Settled(s *kernel.Snapshot, live map[int]string, stopped map[int]bool) (ok bool, why string) {
 	p := newPeers()
 	for pid, id := range live {
 		p.live[pid], p.names[pid] = id, id
+		p.stopped[pid] = stopped[pid]
 	}
-	ev, ok := lostPeers(s, p)
+	ev, ok := lostPeers(s, p, 0)
 	if !ok || len(live) == 0 {
 		return ok, ev.What
 	}

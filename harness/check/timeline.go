@@ -51,13 +51,15 @@ func around(h []history.Record, i int) []history.Record {
 
 // peers tracks which peer processes live, streaming over the history.
 type peers struct {
-	live  map[int]string // pid -> peer id, started and not exited
-	names map[int]string // pid -> peer id, every pid ever started
-	exits []int          // indexes of exit records, for stderr evidence
+	live    map[int]string        // pid -> peer id, started and not exited
+	names   map[int]string        // pid -> peer id, every pid ever started
+	stopped map[int]bool          // live pids stopped (SIGSTOP) by a fault
+	resumed map[int]time.Duration // live pids resumed (SIGCONT) by a fault, when
+	exits   []int                 // indexes of exit records, for stderr evidence
 }
 
 func newPeers() *peers {
-	return &peers{live: map[int]string{}, names: map[int]string{}}
+	return &peers{live: map[int]string{}, names: map[int]string{}, stopped: map[int]bool{}, resumed: map[int]time.Duration{}}
 }
 
 // apply updates the state with record i of h.
@@ -71,8 +73,31 @@ func (p *peers) apply(h []history.Record, i int) {
 		}
 	case history.KindExit:
 		delete(p.live, r.PID)
+		delete(p.stopped, r.PID)
+		delete(p.resumed, r.PID)
 		p.exits = append(p.exits, i)
+	case history.KindFault:
+		if r.Fault == nil || r.PID == 0 {
+			break
+		}
+		switch r.Fault.Signal {
+		case "SIGSTOP":
+			p.stopped[r.PID] = true
+		case "SIGCONT":
+			delete(p.stopped, r.PID)
+			p.resumed[r.PID] = r.T
+		}
 	}
+}
+
+// excused reports whether pid cannot be asked to be connected at t: it is stopped, or was
+// resumed less than grace before t.
+func (p *peers) excused(pid int, t, grace time.Duration) bool {
+	if p.stopped[pid] {
+		return true
+	}
+	at, ok := p.resumed[pid]
+	return ok && t-at < grace
 }
 
 // name returns the peer id of pid, or "pid N" for a process the harness did not start.

@@ -289,7 +289,7 @@ func (e *Engine) Status(id string) PeerStatus {
 	if ps == nil {
 		return PeerStatus{}
 	}
-	return PeerStatus{ID: id, Live: ps.p != nil && !ps.p.Exited(), Steered: ps.steered,
+	return PeerStatus{ID: id, Live: ps.p != nil && !gone(ps.p), Steered: ps.steered,
 		Paused: ps.paused, Pauses: ps.pauses, Roles: ps.roles, Role: ps.role,
 		Stopped: ps.stopped, Spoke: ps.events > 0}
 }
@@ -342,7 +342,7 @@ func (e *Engine) AtRest(id string, mark int) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ps := e.states[id]
-	if ps == nil || ps.p == nil || ps.p.Exited() || ps.stopped {
+	if ps == nil || ps.p == nil || gone(ps.p) || ps.stopped {
 		return true
 	}
 	return (ps.paused != "" && ps.pauses > mark) || (ps.events > 0 && time.Since(ps.last) > e.cfg.Quiet)
@@ -384,4 +384,15 @@ func (e *Engine) setStopped(p *proc.Peer, stopped bool) {
 // has run for Config.Quiet: a black-box peer gives no other sign.
 func (e *Engine) Resting(id string) bool {
 	return e.AtRest(id, -1) || e.quietBlackBox(id, e.cfg.Quiet)
+}
+
+// gone reports whether p's exit is recorded: only then does the history (and so the judge)
+// know it has ended.
+func gone(p *proc.Peer) bool {
+	select {
+	case <-p.Done():
+		return true
+	default:
+		return false
+	}
 }

@@ -387,6 +387,24 @@ func (p *Peer) signal(sig unix.Signal, harness bool) error {
 	return nil
 }
 
+// Doomed reports whether the harness has sent the peer SIGKILL or SIGTERM (Kill, Term) and
+// its exit is not recorded yet: it is on its way out, and no view of the group that
+// includes it is settled.
+func (p *Peer) Doomed() bool {
+	p.mu.Lock()
+	doomed := p.byHarness
+	p.mu.Unlock()
+	if !doomed {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // Signal sends sig to the peer's process group. A terminating signal sent through Signal is
 // not marked as the harness's doing; use Kill or Term for that.
 func (p *Peer) Signal(sig unix.Signal) error { return p.signal(sig, false) }

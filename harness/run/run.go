@@ -163,6 +163,7 @@ func (r *run) main(ctx context.Context) error {
 	defer func() { stopBroadcasts(); caster.Wait() }()
 	rng := e.Rand()
 	began := time.Now()
+	settling := false // a round's settle window is open
 	for round := 1; fctx.Err() == nil; round++ {
 		if r.cfg.Rounds > 0 && round > r.cfg.Rounds {
 			break
@@ -172,8 +173,13 @@ func (r *run) main(ctx context.Context) error {
 		}
 		f := r.cfg.Faults[rng.IntN(len(r.cfg.Faults))]
 		r.prog.round(round, f.Name(), began, len(e.Live()))
+		if settling {
+			e.Phase(check.PhaseFaults)
+			settling = false
+		}
 		err := f.Inject(fctx, e)
 		r.out.Rounds = round
+		skipped := errors.Is(err, fault.ErrNoTarget)
 		switch {
 		case err != nil && fctx.Err() != nil:
 			// Interrupted, or stopped at the first violation: the round is cut short.
@@ -199,7 +205,24 @@ func (r *run) main(ctx context.Context) error {
 				}
 			}
 		}
-		_, _ = e.WaitSettled(fctx, r.cfg.Liveness, true)
+		if skipped {
+			// Nothing happened: no window to judge. The group may settle, and the next
+			// round waits a little, so that rounds without a target do not spin.
+			_, _ = e.WaitSettled(fctx, max(r.cfg.Settle, r.cfg.Liveness), true)
+			_ = fault.Sleep(fctx, 5*r.cfg.Sample)
+			continue
+		}
+		// Every round ends in a settle window that no-lost-peers judges: its last
+		// observation must show every live peer connected to the one reachable leader.
+		e.Phase(check.PhaseSettle)
+		settling = true
+		// The window's last observation is recorded even when nothing changed: it is the
+		// one no-lost-peers judges.
+		if ok, _ := e.WaitSettled(fctx, max(r.cfg.Settle, r.cfg.Liveness), true); ok {
+			e.Snapshot("settled after " + f.Name())
+		} else {
+			e.Snapshot("not settled after " + f.Name())
+		}
 	}
 	if ctx.Err() != nil {
 		return nil
@@ -216,6 +239,9 @@ func (r *run) main(ctx context.Context) error {
 	// Quiescence: no more faults; wait for pauses to end, give the group Settle, look.
 	r.prog.set("settling")
 	e.Wait()
+	if settling {
+		e.Phase(check.PhaseFaults) // the last round's window ends; the final one begins
+	}
 	e.Phase(check.PhaseSettle)
 	// Traffic goes on through the first half of the settle time, so that the last broadcasts
 	// have the second half to be answered before the end.
