@@ -144,14 +144,20 @@ func (p Plant) Inject(ctx context.Context, env Env) error {
 	env.Record(history.Record{Kind: history.KindPlant, Plant: &planted, Detail: check.PlantPlanted})
 
 	// From here on the plant must get its final look and be removed, whatever happens.
-	defer func() {
+	unplanted := false
+	unplant := func() {
+		if unplanted {
+			return
+		}
+		unplanted = true
 		final, _ := Look(path)
 		env.Record(history.Record{Kind: history.KindPlant, Plant: &final, Detail: check.PlantFinal})
 		if final.Type == planted.Type && final.Inode == planted.Inode {
 			_ = os.Remove(path)
 		}
 		record(env, "unplant", nil, "", "removed "+path)
-	}()
+	}
+	defer unplant()
 	hold := p.Hold
 	if hold <= 0 {
 		hold = env.Timeout() / 3
@@ -176,6 +182,24 @@ func (p Plant) Inject(ctx context.Context, env Env) error {
 			return err
 		}
 		look()
+	}
+	if !p.OneByOne {
+		return nil // the peers elect at once when the plant is gone
+	}
+	// One by one: the peers, all retrying, would race for the freed address; the group is
+	// taken down and started again one peer at a time, each once the one before has made
+	// its attempt, so that a schedule replays as one interleaving.
+	if err := env.KillAll(ctx); err != nil {
+		return err
+	}
+	unplant()
+	for _, id := range ids {
+		if err := env.Start([]string{id}); err != nil {
+			return err
+		}
+		if err := env.WaitAttempt(ctx, id, env.Timeout(), hold); err != nil {
+			return err
+		}
 	}
 	return nil
 }
