@@ -2,9 +2,13 @@ package oracle_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -12,6 +16,8 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/kernel"
 	"github.com/splitbrain-dev/splitbrain/harness/report"
 )
 
@@ -162,3 +168,67 @@ var _ = Describe("Exits", func() {
 		Expect(e).To(verdict(check.Pass), e.Summary)
 	})
 })
+
+var _ = Describe("The kernel observer over tcp", func() {
+	It("sees a listener on the election port bound to a LAN address, and exposure fails it", func() {
+		lan := lanAddr()
+		if !lan.IsValid() {
+			Skip("this machine has no non-loopback address to bind")
+		}
+		lo, err := net.Listen("tcp4", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(lo.Close)
+		port := lo.Addr().(*net.TCPAddr).Port
+		// Bound on this machine only; nothing connects to it.
+		ln, err := net.Listen("tcp", net.JoinHostPort(lan.String(), strconv.Itoa(port)))
+		if err != nil {
+			Skip(fmt.Sprintf("cannot bind %s:%d: %v", lan, port, err))
+		}
+		DeferCleanup(ln.Close)
+
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		obs, err := kernel.NewTCP(addr)
+		Expect(err).NotTo(HaveOccurred())
+		snap, err := obs.Snapshot([]int{os.Getpid()})
+		Expect(err).NotTo(HaveOccurred())
+		var names []string
+		for _, l := range snap.Listeners {
+			names = append(names, l.Name)
+		}
+		want := netip.AddrPortFrom(lan, uint16(port)).String()
+		Expect(names).To(ConsistOf(addr, want))
+
+		h := []history.Record{
+			{Kind: history.KindRun, Run: &history.Run{Version: 1, Transport: "tcp", Addr: addr}},
+			{T: time.Millisecond, Kind: history.KindObservation, Snapshot: &snap},
+		}
+		r := check.Exposure{}.Check(h)
+		Expect(r).To(verdict(check.Fail), r.Summary)
+		Expect(r.Summary).To(ContainSubstring(want))
+	})
+})
+
+// lanAddr returns an address of this machine that is not loopback, link-local or a
+// wildcard, or the zero Addr.
+func lanAddr() netip.Addr {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return netip.Addr{}
+	}
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() || ip.IsMulticast() {
+			continue
+		}
+		return ip
+	}
+	return netip.Addr{}
+}
