@@ -38,10 +38,16 @@ def lead(addr, lock_fd):
             os.unlink(addr)
     except FileNotFoundError:
         pass
+    # The epoch lives in the lock file, read and written under the lock: it grows from one
+    # leader to the next.
+    data = os.pread(lock_fd, 32, 0).decode() or "0"
+    epoch = int(data.strip() or 0) + 1
+    os.ftruncate(lock_fd, 0)
+    os.pwrite(lock_fd, str(epoch).encode(), 0)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(addr)
     srv.listen(128)
-    say("leader", epoch=1)
+    say("leader", epoch=epoch)
     members = []
     while True:
         conn, _ = srv.accept()
