@@ -381,8 +381,8 @@ func (Delivery) Check(h []history.Record) Result {
 	}
 	if required == 0 {
 		res.Verdict = NotApplicable
-		res.Summary = fmt.Sprintf("not judged: of %s, %d were reported sent but no delivery was required of anyone "+
-			"(each group changed within %v of the send, or had no other member), %d failed, %s died",
+		res.Summary = fmt.Sprintf("not judged: no delivery was required of anyone (of %s, %d reported sent, each to a group "+
+			"that changed within %v or had no other member; %d reported failed; %s died)",
 			count(len(casts), "broadcast"), sent, DeliveryMargin, failed, count(excused, "sender"))
 		return res
 	}
