@@ -190,11 +190,6 @@ var (
 	loop6 = netip.IPv6Loopback()
 )
 
-// A listener on the port is observed whatever address it is bound to: the loopback of
-// either family and the wildcards contend for the election, and any other address (a LAN
-// address, another 127/8 address) is a listener on the election port too, which the
-// exposure checker must see. Only those clients of 127.0.0.1:PORT can reach are reachable.
-
 // reachable reports whether a client dialing o.addr can reach listener l.
 func (o *Observer) reachable(l inetSock) bool {
 	a := l.local.Addr()
@@ -240,6 +235,10 @@ func (o *Observer) snapshotTCP(pids []int) (Snapshot, error) {
 	var inos []uint64
 	for _, s := range socks {
 		switch {
+		// A listener on the port counts whatever address it is bound to: the loopbacks
+		// and wildcards contend for the election, and any other address (a LAN address,
+		// another 127/8 address) is the port opened beyond loopback, which the exposure
+		// checker must see. Only those a client of 127.0.0.1:PORT reaches are reachable.
 		case s.state == tcpListen && s.local.Port() == port:
 			listeners = append(listeners, s)
 			inos = append(inos, s.ino)
