@@ -26,8 +26,8 @@ type Violation struct {
 func (v *Violation) Error() string { return v.Invariant + ": " + v.What }
 
 // Online judges a history as it is written, one record at a time, for the invariants one
-// record shows by itself: single-listener and reachable-leader (an observation) and
-// no-data-loss (a plant record). It uses the same per-record rules as the offline checkers,
+// record shows by itself: single-listener, reachable-leader and exposure (an observation)
+// and no-data-loss (a plant record). It uses the same per-record rules as the offline checkers,
 // so a violation it reports is one [Judge] reports on the same history. It is how a run
 // stops at its first violation and how an exploration ends a schedule early; the verdict is
 // always [Judge]'s. Safe for concurrent use.
@@ -37,6 +37,7 @@ type Online struct {
 	plants map[string]history.Plant
 	first  *Violation
 	judge  map[string]bool
+	tcp    bool // the run record says tcp
 }
 
 // NewOnline returns an online judge of the named invariants (every one it knows when none
@@ -61,17 +62,22 @@ func (o *Online) Add(r history.Record) *Violation {
 	o.peers.apply([]history.Record{r}, 0)
 	var v *Violation
 	switch {
+	case r.Kind == history.KindRun && r.Run != nil:
+		o.tcp = r.Run.Transport == "tcp"
 	case r.Kind == history.KindObservation && r.Snapshot != nil:
-		if what := tooManyListeners(r.Snapshot, o.peers); what != "" && o.judges(SingleListener{}.Name()) {
+		if what := tooManyListeners(r.Snapshot, o.peers, o.tcp); what != "" && o.judges(SingleListener{}.Name()) {
 			v = &Violation{Invariant: SingleListener{}.Name(), T: r.T, What: what, Snapshot: r.Snapshot}
 			break
 		}
 		if o.judges(ReachableLeader{}.Name()) {
-			for _, l := range r.Snapshot.Listeners {
-				if l.Orphaned {
-					v = &Violation{Invariant: ReachableLeader{}.Name(), T: r.T, What: orphanWhat(l, r.Snapshot, o.peers), Snapshot: r.Snapshot}
-					break
-				}
+			if ls := orphans(r.Snapshot, o.tcp); len(ls) > 0 {
+				v = &Violation{Invariant: ReachableLeader{}.Name(), T: r.T, What: orphanWhat(ls[0], r.Snapshot, o.peers), Snapshot: r.Snapshot}
+				break
+			}
+		}
+		if o.tcp && o.judges(Exposure{}.Name()) {
+			if what, _ := exposedWhat(r.Snapshot, o.peers); what != "" {
+				v = &Violation{Invariant: Exposure{}.Name(), T: r.T, What: what, Snapshot: r.Snapshot}
 			}
 		}
 	case r.Kind == history.KindPlant && r.Plant != nil:
@@ -112,16 +118,67 @@ func (o *Online) Plants() []history.Plant {
 	return out
 }
 
-// tooManyListeners says what is wrong when s shows more than one listener, else "".
-func tooManyListeners(s *kernel.Snapshot, p *peers) string {
-	if len(s.Listeners) <= 1 {
+// leaders groups the listeners of s by leader. A unix listener is a leader of its own. Over
+// tcp, listeners held by the same processes are one leader: a process listening on
+// 127.0.0.1:P and [::1]:P is one leader that every client reaches; listeners of two
+// processes are two leaders. A listener no scanned process holds is a leader of its own.
+func leaders(s *kernel.Snapshot, tcp bool) [][]kernel.Listener {
+	var out [][]kernel.Listener
+	for _, l := range s.Listeners {
+		joined := false
+		if tcp && len(l.PIDs) > 0 {
+			for i, g := range out {
+				if intersects(g[0].PIDs, l.PIDs) {
+					out[i], joined = append(g, l), true
+					break
+				}
+			}
+		}
+		if !joined {
+			out = append(out, []kernel.Listener{l})
+		}
+	}
+	return out
+}
+
+// tooManyListeners says what is wrong when s shows more than one leader, else "".
+func tooManyListeners(s *kernel.Snapshot, p *peers, tcp bool) string {
+	groups := leaders(s, tcp)
+	if len(groups) <= 1 {
 		return ""
 	}
 	parts := make([]string, 0, len(s.Listeners))
-	for _, l := range s.Listeners {
-		parts = append(parts, listenerWhat(l, p))
+	for _, g := range groups {
+		var ls []string
+		for _, l := range g {
+			ls = append(ls, listenerWhat(l, p))
+		}
+		parts = append(parts, strings.Join(ls, " and "))
 	}
-	return fmt.Sprintf("%d listeners on the address: %s", len(s.Listeners), strings.Join(parts, "; "))
+	return fmt.Sprintf("%d listeners on the address: %s", len(groups), strings.Join(parts, "; "))
+}
+
+// orphans returns the orphaned listeners of s that break reachable-leader: over tcp, not
+// those of a process that also holds the reachable listener (its clients reach it there).
+func orphans(s *kernel.Snapshot, tcp bool) []kernel.Listener {
+	var out []kernel.Listener
+	reach, ok := s.Reachable()
+	for _, l := range s.Listeners {
+		if !l.Orphaned {
+			continue
+		}
+		if tcp && ok && len(l.PIDs) > 0 && intersects(l.PIDs, reach.PIDs) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// isTCP reports whether the run record of h says tcp.
+func isTCP(h []history.Record) bool {
+	run := RunConfig(h)
+	return run != nil && run.Transport == "tcp"
 }
 
 // orphanWhat describes an orphaned listener l of s.

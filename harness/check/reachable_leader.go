@@ -19,11 +19,9 @@ func (ReachableLeader) Name() string { return "reachable-leader" }
 func (ReachableLeader) Check(h []history.Record) Result {
 	var res Result
 	violations := 0
+	tcp := isTCP(h)
 	observations := eachObservation(h, func(i int, r history.Record, p *peers) {
-		for _, l := range r.Snapshot.Listeners {
-			if !l.Orphaned {
-				continue
-			}
+		for _, l := range orphans(r.Snapshot, tcp) {
 			violations++
 			res.addEvidence(Evidence{
 				T: r.T, What: orphanWhat(l, r.Snapshot, p),

@@ -7,7 +7,8 @@ import (
 )
 
 // SingleListener checks that at every observation at most one listening socket is bound to
-// the election address, orphans included: two listeners are two leaders.
+// the election address, orphans included: two listeners are two leaders. Over tcp the
+// listeners of one process are one leader (127.0.0.1:P and [::1]:P, see leaders).
 type SingleListener struct{}
 
 // Name implements Checker.
@@ -17,10 +18,11 @@ func (SingleListener) Name() string { return "single-listener" }
 func (SingleListener) Check(h []history.Record) Result {
 	var res Result
 	violations, most := 0, 0
+	tcp := isTCP(h)
 	observations := eachObservation(h, func(i int, r history.Record, p *peers) {
-		n := len(r.Snapshot.Listeners)
+		n := len(leaders(r.Snapshot, tcp))
 		most = max(most, n)
-		what := tooManyListeners(r.Snapshot, p)
+		what := tooManyListeners(r.Snapshot, p, tcp)
 		if what == "" {
 			return
 		}

@@ -29,6 +29,11 @@ type Observer struct {
 	mu   sync.Mutex
 	buf  []byte // netlink receive buffer
 	scan *ownerScan
+	// known are the unix listeners seen on the address at the last snapshot, socket inode
+	// -> bound file (VFS dev, inode): a listener bound to another name and renamed over the
+	// path is on the address while the path names it, and an orphan of the address after
+	// that. Only live listeners are kept: a freed inode number may name another file.
+	known map[uint64][2]uint64
 }
 
 // NewUnix returns an Observer of the unix socket path. A peer must bind the path as given

@@ -11,9 +11,12 @@ type Snapshot struct {
 	// PathInode is the inode the unix socket path names now; 0 if nothing is there.
 	// Always 0 for TCP.
 	PathInode uint64 `json:"path_inode,omitempty"`
-	// Listeners are the listening sockets bound to the address, reachable ones first
-	// (for TCP in the kernel's order of preference), then by Inode. For TCP they include
-	// listeners on the same port on the other loopback family and on wildcards.
+	// Listeners are the listening sockets on the address, reachable ones first (for TCP
+	// in the kernel's order of preference), then by Inode. For unix: bound to the path by
+	// name, or bound to the file the path names (a socket renamed over it), or once seen
+	// there and still alive (an orphan). For TCP: every listener on the port, on any
+	// address (the other loopback family, wildcards, a LAN address); those a client of
+	// 127.0.0.1:PORT cannot reach are Orphaned.
 	Listeners []Listener `json:"listeners"`
 	// Conns are the connections to the address: for unix, every connected socket bound
 	// to the path (the server side of an accepted connection, whether or not its listener

@@ -216,7 +216,10 @@ func accepts(l inetSock, family uint8, a netip.AddrPort) (ok, exact bool) {
 }
 
 func (o *Observer) snapshotTCP(pids []int) (Snapshot, error) {
-	var socks []inetSock
+	// IPv4 and IPv6 are two dumps, so one dump pair may mix two moments (a leader that
+	// listens on both loopbacks caught between its two listen calls, or between the closes
+	// of a killed one): dump again until two pairs agree on the listeners.
+	var socks, prev []inetSock
 	for attempt := 1; ; attempt++ {
 		var err error
 		socks, err = o.dumpTCP()
@@ -226,7 +229,10 @@ func (o *Observer) snapshotTCP(pids []int) (Snapshot, error) {
 		if err != nil {
 			return Snapshot{}, err
 		}
-		break
+		if attempt > 1 && sameListeners(prev, socks) || attempt >= maxAttempts {
+			break
+		}
+		prev = socks
 	}
 	port := o.addr.Port()
 
@@ -324,3 +330,18 @@ func (o *Observer) snapshotTCP(pids []int) (Snapshot, error) {
 }
 
 func unmap(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }
+
+// sameListeners reports whether two dumps show the same listening sockets.
+func sameListeners(a, b []inetSock) bool {
+	listening := func(socks []inetSock) []uint64 {
+		var out []uint64
+		for _, s := range socks {
+			if s.state == tcpListen {
+				out = append(out, s.ino)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(listening(a), listening(b))
+}

@@ -32,6 +32,7 @@ const (
 
 // unixSock is one unix socket from the dump whose bound name is the observed path.
 type unixSock struct {
+	name           string // the bound path, as the kernel reports it
 	ino            uint64
 	state          uint8
 	hasVFS         bool
@@ -51,9 +52,16 @@ func unixDiagRequest() []byte {
 	return req
 }
 
-// dumpUnix returns the listening and established unix sockets bound to the path.
-func (o *Observer) dumpUnix() ([]unixSock, error) {
+// dumpUnix returns the listening and established unix sockets on the address: bound to
+// the path by name, or bound to the file the path names now (now: a socket bound to a
+// temporary name and renamed over the path), or to a file a listener on the address was
+// once bound to (o.known).
+func (o *Observer) dumpUnix(now pathStat) ([]unixSock, error) {
 	var socks []unixSock
+	knownVFS := map[[2]uint64]bool{}
+	for _, vfs := range o.known {
+		knownVFS[vfs] = true
+	}
 	err := sockDiagDump(o.buf, unixDiagRequest(), func(msg []byte) {
 		if len(msg) < unixDiagMsgLen || msg[0] != unix.AF_UNIX {
 			return
@@ -64,8 +72,8 @@ func (o *Observer) dumpUnix() ([]unixSock, error) {
 			switch typ {
 			case unixDiagName:
 				// The kernel includes sun_path's terminating NUL for path sockets.
-				name := bytes.TrimRight(val, "\x00")
-				matched = string(name) == o.path || string(name) == o.abs
+				s.name = string(bytes.TrimRight(val, "\x00"))
+				matched = s.name == o.path || s.name == o.abs
 			case unixDiagVFS:
 				if len(val) >= 8 {
 					s.hasVFS = true
@@ -87,9 +95,23 @@ func (o *Observer) dumpUnix() ([]unixSock, error) {
 				}
 			}
 		})
-		if matched {
+		if _, known := o.known[s.ino]; matched || known || (s.hasVFS && (now.names(s) || knownVFS[[2]uint64{s.vfsDev, s.vfsIno}])) {
 			socks = append(socks, s)
 		}
+	})
+	// A socket taken for its bound file alone (an accepted socket of a renamed listener)
+	// counts only while a listener bound to that file is in this dump: it holds the file,
+	// so its inode number names nothing else.
+	held := map[[2]uint64]bool{}
+	for _, s := range socks {
+		if s.state == tcpListen && s.hasVFS {
+			held[[2]uint64{s.vfsDev, s.vfsIno}] = true
+		}
+	}
+	socks = slices.DeleteFunc(socks, func(s unixSock) bool {
+		_, known := o.known[s.ino]
+		byName := s.name == o.path || s.name == o.abs
+		return !byName && !known && !now.names(s) && !held[[2]uint64{s.vfsDev, s.vfsIno}]
 	})
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -114,10 +136,11 @@ func lstatPath(path string) pathStat {
 	return pathStat{ok: true, dev: st.Dev, ino: st.Ino}
 }
 
-// names reports whether the path names the file a socket was bound to. unix_diag
-// gives the kernel's internal dev_t (MAJOR<<20 | MINOR), stat the userspace encoding.
+// names reports whether the path names the file a socket was bound to. unix_diag gives
+// the kernel's internal dev_t (MAJOR<<20 | MINOR), stat the userspace encoding; and a
+// 32-bit inode (udiag_vfs_ino), stat the whole 64-bit one.
 func (p pathStat) names(s unixSock) bool {
-	return p.ok && s.hasVFS && p.ino == s.vfsIno &&
+	return p.ok && s.hasVFS && p.ino&0xffffffff == s.vfsIno &&
 		p.dev == unix.Mkdev(uint32(s.vfsDev>>20), uint32(s.vfsDev&(1<<20-1)))
 }
 
@@ -131,7 +154,7 @@ func (o *Observer) snapshotUnix(pids []int) (Snapshot, error) {
 		// judgement would mix two moments, so dump again.
 		before := lstatPath(o.path)
 		var err error
-		socks, err = o.dumpUnix()
+		socks, err = o.dumpUnix(before)
 		if errors.Is(err, errDumpInterrupted) && attempt < maxAttempts {
 			continue
 		}
@@ -175,11 +198,19 @@ func (o *Observer) snapshotUnix(pids []int) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 
+	o.known = map[uint64][2]uint64{}
 	for _, l := range listeners {
+		if l.hasVFS {
+			o.known[l.ino] = [2]uint64{l.vfsDev, l.vfsIno}
+		}
+		name := l.name
+		if name == "" || name == o.abs {
+			name = o.path
+		}
 		snap.Listeners = append(snap.Listeners, Listener{
 			Inode:    l.ino,
 			PIDs:     pidsOf(owners, l.ino),
-			Name:     o.path,
+			Name:     name,
 			VFSInode: l.vfsIno,
 			Orphaned: !now.names(l),
 			Backlog:  int(l.rqueue),

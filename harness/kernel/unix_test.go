@@ -309,3 +309,62 @@ func equalConn(a, b Conn) bool {
 		a.ServerInode == b.ServerInode && slices.Equal(a.ServerPIDs, b.ServerPIDs) &&
 		a.ListenerInode == b.ListenerInode
 }
+
+// unix_diag reports a bound file's inode in 32 bits, lstat in 64: a path on a filesystem
+// with inode numbers past 2^32 (xfs, btrfs, tmpfs with inode64) must still be seen as
+// naming its socket, and a different file with the same low bits must not match on the
+// device alone.
+func TestPathNamesA32BitVFSInode(t *testing.T) {
+	dev := unix.Mkdev(8, 1)
+	kdev := uint64(8)<<20 | 1 // the kernel's internal encoding, as unix_diag gives it
+	sock := unixSock{hasVFS: true, vfsIno: 5, vfsDev: kdev}
+	if !(pathStat{ok: true, dev: dev, ino: 1<<32 | 5}).names(sock) {
+		t.Error("inode 2^32+5 does not name the socket bound to inode 5 (32 bits)")
+	}
+	if (pathStat{ok: true, dev: dev, ino: 6}).names(sock) {
+		t.Error("inode 6 names the socket bound to inode 5")
+	}
+	if (pathStat{ok: true, dev: unix.Mkdev(8, 2), ino: 5}).names(sock) {
+		t.Error("another device's inode 5 names the socket")
+	}
+}
+
+// A leader that binds a temporary name and renames it over the path is on the address;
+// once another socket is renamed over it, it is an orphan of the address.
+func TestRenamedListenerIsOnTheAddressThenOrphaned(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/s"
+	listen := func(name string) *net.UnixListener {
+		t.Helper()
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.SetUnlinkOnClose(false)
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	o := NewUnix(path)
+	listen(dir + "/tmp1")
+	if err := os.Rename(dir+"/tmp1", path); err != nil {
+		t.Fatal(err)
+	}
+	s, err := o.Snapshot([]int{os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Listeners) != 1 || s.Listeners[0].Orphaned || s.Listeners[0].Name != dir+"/tmp1" {
+		t.Fatalf("after the first rename: %+v", s.Listeners)
+	}
+	listen(dir + "/tmp2")
+	if err := os.Rename(dir+"/tmp2", path); err != nil {
+		t.Fatal(err)
+	}
+	s, err = o.Snapshot([]int{os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Listeners) != 2 || s.Listeners[0].Orphaned || !s.Listeners[1].Orphaned || s.Listeners[1].Name != dir+"/tmp1" {
+		t.Fatalf("after the second rename, want the new listener reachable and the first orphaned: %+v", s.Listeners)
+	}
+}

@@ -89,7 +89,7 @@ func TestSummaryShowsEvidenceAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"splitbrain: FAIL: 3 of 8 invariants violated (exit 1)",
+		"splitbrain: FAIL: 4 of 10 invariants violated (exit 1)",
 		"listener inode 5002 pids [102] bound to inode 7002, backlog 0 ORPHANED",
 		"replay: splitbrain run --impl 'splitbrain peer' --peers 3 --seed 42",
 	} {
@@ -172,7 +172,7 @@ func TestLoadGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h) != 54 || h[0].Run == nil || h[0].Run.Seed != 42 {
+	if len(h) != 55 || h[0].Run == nil || h[0].Run.Seed != 42 {
 		t.Errorf("loaded %d records, first %+v", len(h), h[0])
 	}
 }

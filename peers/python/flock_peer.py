@@ -9,6 +9,14 @@ splitbrain peer protocol's events (ready, leader, follower, lost) on stdout. Swi
                 alive, connected to nothing): a peer lost for good while the group runs on.
   --nap S       once, a second into its life, a follower drops its connection and sleeps
                 S seconds before it looks again: lost for S seconds, healed later.
+
+Designs that differ from the usual and are correct all the same:
+
+  --rename      the leader binds a temporary name beside the path, listens, and renames it
+                over the path (atomically replacing a stale socket).
+  (tcp)         with SPLITBRAIN_TRANSPORT=tcp the leader listens on 127.0.0.1:PORT and on
+                [::1]:PORT, one process on both loopbacks; the lock file sits beside
+                SPLITBRAIN_SECRET_FILE, in the harness's own folder.
 """
 import argparse
 import errno
@@ -31,55 +39,124 @@ def say(event, **fields):
         sys.stdout.flush()
 
 
-def lead(addr, lock_fd):
-    # Under the lock: what is at the path is a stale socket of a dead leader, or nothing.
-    try:
-        if stat.S_ISSOCK(os.lstat(addr).st_mode):
-            os.unlink(addr)
-    except FileNotFoundError:
-        pass
+def epoch_next(lock_fd):
     # The epoch lives in the lock file, read and written under the lock: it grows from one
     # leader to the next.
-    data = os.pread(lock_fd, 32, 0).decode() or "0"
-    epoch = int(data.strip() or 0) + 1
+    data = os.pread(lock_fd, 32, 0).decode().strip() or "0"
+    epoch = int(data) + 1
     os.ftruncate(lock_fd, 0)
     os.pwrite(lock_fd, str(epoch).encode(), 0)
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(addr)
-    srv.listen(128)
+    return epoch
+
+
+def serve(servers, epoch):
     say("leader", epoch=epoch)
     members = []
-    while True:
-        conn, _ = srv.accept()
-        members.append(conn)  # held open: a follower sees EOF only when the leader dies
+
+    def accept(srv):
+        while True:
+            conn, _ = srv.accept()
+            members.append(conn)  # held open: a follower sees EOF only when the leader dies
+
+    for srv in servers[1:]:
+        threading.Thread(target=accept, args=(srv,), daemon=True).start()
+    accept(servers[0])
+
+
+def alive(addr):
+    """Whether a listener still answers at addr: a leader killed a moment ago may have
+    released its lock (the kernel closes the lower fd first) while its listener is not yet
+    closed. Under the lock, a correct peer waits for it rather than replace it."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        c.connect(addr)
+        return True
+    except OSError:
+        return False
+    finally:
+        c.close()
+
+
+def lead_unix(addr, lock_fd, rename):
+    if alive(addr):
+        return False
+    epoch = epoch_next(lock_fd)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if rename:
+        tmp = "%s.tmp.%d" % (addr, os.getpid())
+        srv.bind(tmp)
+        srv.listen(128)
+        os.rename(tmp, addr)  # under the lock: replaces a stale socket, or takes a free path
+    else:
+        # Under the lock: what is at the path is a stale socket of a dead leader, or nothing.
+        try:
+            if stat.S_ISSOCK(os.lstat(addr).st_mode):
+                os.unlink(addr)
+        except FileNotFoundError:
+            pass
+        srv.bind(addr)
+        srv.listen(128)
+    serve([srv], epoch)
+
+
+def lead_tcp(port, lock_fd):
+    # The kernel closes a killed process's fds in ascending order. [::1]'s socket is made
+    # first (the lower fd), so a dying leader never shows [::1] alone; 127.0.0.1 is bound
+    # first, so a new leader waits until the old one's 127.0.0.1 is gone.
+    s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    for srv, host in ((s4, "127.0.0.1"), (s6, "::1")):
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            srv.bind((host, port))
+        except OSError as e:
+            s4.close()
+            s6.close()
+            if e.errno == errno.EADDRINUSE:
+                return False  # a leader killed a moment ago still holds the port
+            raise
+    s4.listen(128)
+    s6.listen(128)
+    serve([s4, s6], epoch_next(lock_fd))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--give-up", type=int, default=0)
     ap.add_argument("--nap", type=float, default=0)
+    ap.add_argument("--rename", action="store_true")
     args = ap.parse_args()
     addr = os.environ["SPLITBRAIN_ADDR"]
-    me = os.environ.get("SPLITBRAIN_PEER", "?")
+    tcp = os.environ.get("SPLITBRAIN_TRANSPORT") == "tcp"
+    if tcp:
+        port = int(addr.rsplit(":", 1)[1])
+        lock_path = os.path.join(os.path.dirname(os.environ["SPLITBRAIN_SECRET_FILE"]), "election-%d.lock" % port)
+    else:
+        lock_path = addr + ".lock"
     say("ready")
     t0 = time.monotonic()
     losses, napped = 0, False
     while True:
-        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c = socket.socket(socket.AF_INET if tcp else socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            c.connect(addr)
+            c.connect(("127.0.0.1", port) if tcp else addr)
         except OSError as e:
             c.close()
             if e.errno not in (errno.ECONNREFUSED, errno.ENOENT):
                 raise
-            fd = os.open(addr + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
                 time.sleep(0.02)
                 continue
-            lead(addr, fd)
+            led = lead_tcp(port, fd) if tcp else lead_unix(addr, fd, args.rename)
+            if led is False:
+                os.close(fd)  # the old leader is still on its way out
+                time.sleep(0.01)
+                continue
             return
         say("follower", leader="?")
         if args.nap and not napped:

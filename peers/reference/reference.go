@@ -47,6 +47,13 @@ func Main(args []string, stderr io.Writer) int {
 		for _, c := range canary.All() {
 			fmt.Fprintf(stderr, "%-18s %s (%s)\n", c.Name, c.Bug, c.Transport)
 		}
+		for _, c := range canary.Variants() {
+			t := c.Transport
+			if t == "" {
+				t = "unix, tcp"
+			}
+			fmt.Fprintf(stderr, "%-18s %s (%s)\n", c.Name, c.Bug, t)
+		}
 		return ExitOK
 	}
 	if *impl != Reference {
