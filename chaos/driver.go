@@ -354,6 +354,9 @@ func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err er
 // Config.Settle for the group to settle, and a last observation that no-lost-peers judges.
 func (d *driver) settle(ctx context.Context) (string, bool, error) {
 	e := d.e
+	if len(e.Live()) == 0 {
+		return "nobody to settle", false, nil
+	}
 	e.Phase(check.PhaseSettle)
 	if err := (fault.Resume{Detail: "settle"}).Inject(ctx, e); err != nil && !errors.Is(err, fault.ErrNoTarget) {
 		return "", true, err
