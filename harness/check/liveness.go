@@ -9,14 +9,26 @@ import (
 )
 
 // Liveness checks that after the leader is lost, a new reachable leader appears within
-// Run.Liveness, as long as any peer lives; its figures are the measured failover gaps.
+// Run.Liveness, as long as any peer lives that could elect; its figures are the measured
+// failover gaps and the peers' start-up times.
 //
 // The leader is the reachable listener of the last observation. It is lost at the exit
 // record of the last live process holding it, or else at the first observation with no
 // reachable listener. The gap ends at the first observation whose reachable listener is
-// another socket. While no peer lives the clock stops; it starts again from the next start
-// record. Losses after the "end" phase are not judged, and a gap still open when the
-// history ends is judged against the horizon (the "end" phase, or the last record).
+// another socket.
+//
+// The clock measures election, not start-up: it runs only while some live peer is able to
+// elect — a white-box peer from its first event (its `ready`), a black-box peer from the
+// first observation that shows one of its sockets on the address, and any peer once it has
+// lived without either for a bound (black-box) or [startupWhiteBox] bounds (a peer whose
+// id spoke before): start-up may not hide a group that never elects. A loss while no live
+// peer is able starts the clock when the first one becomes able; the time from a peer's
+// start to then is its start-up (figures startup_median_ms, startup_max_ms), reported
+// apart. No gap is erased: when every peer is down while the clock runs (the harness took
+// the group down, or all exited), the gap so far is judged there, and a gap longer than
+// the bound is a violation whatever comes after. Losses after the "end" phase are not
+// judged, and a gap still open when the history ends is judged against the horizon (the
+// "end" phase, or the last record): a group that stays stuck always fails.
 //
 // Gaps are measured between records: they are upper bounds when the loss is an exit record
 // and lower bounds when it is an observation, each off by at most the sampling interval.
@@ -24,6 +36,10 @@ type Liveness struct{}
 
 // Name implements Checker.
 func (Liveness) Name() string { return "liveness" }
+
+// startupWhiteBox is how many liveness bounds a restarted white-box peer may take to say
+// ready before its start-up counts as election time.
+const startupWhiteBox = 4
 
 // Check implements Checker.
 func (Liveness) Check(h []history.Record) Result {
@@ -40,17 +56,60 @@ func (Liveness) Check(h []history.Record) Result {
 	p := newPeers()
 	var (
 		gaps                   []time.Duration
-		haveLeader, lost, idle bool // idle: lost, and no peer lives to take over
+		haveLeader, lost       bool
+		waiting                bool // lost, and no live peer is able to elect yet: the clock waits
 		leaderInode            uint64
 		leaderPIDs             []int
 		lostAt, firstLeader    time.Duration
 		lostIdx                int
 		violations, unmeasured int
 		firstLeaderSeen, ended bool
+		started                = map[int]time.Duration{} // live pid -> start, until able
+		spoke                  = map[string]bool{}       // peer ids that wrote an event
+		able                   = map[int]bool{}          // live pids able to elect
+		startups               []time.Duration
 	)
+	anyAble := func() bool {
+		for pid := range p.live {
+			if able[pid] {
+				return true
+			}
+		}
+		return false
+	}
+	becomeAble := func(pid int, t time.Duration, i int) {
+		if _, live := p.live[pid]; !live || able[pid] {
+			return
+		}
+		able[pid] = true
+		if t0, ok := started[pid]; ok {
+			startups = append(startups, t-t0)
+			delete(started, pid)
+		}
+		if lost && waiting {
+			waiting, lostAt, lostIdx = false, t, i
+		}
+	}
+	// A peer that shows no sign of life for too long after its start is taken as able from
+	// then on: start-up may not hide a group that never elects. Too long is a bound for a
+	// black-box peer, and startupWhiteBox bounds for a peer whose id spoke the protocol
+	// before (an interpreter may take seconds to say ready on a loaded machine).
+	allowance := func(pid int) time.Duration {
+		if spoke[p.names[pid]] {
+			return startupWhiteBox * bound
+		}
+		return bound
+	}
+	silentTooLong := func(i int) {
+		for pid, t0 := range started {
+			if a := allowance(pid); h[i].T-t0 >= a {
+				becomeAble(pid, t0+a, i)
+			}
+		}
+	}
 	loseAt := func(i int) {
 		lost, lostAt, lostIdx = true, h[i].T, i
-		idle = len(p.live) == 0
+		waiting = !anyAble()
 	}
 	judge := func(i int, gap time.Duration, what string) {
 		gaps = append(gaps, gap)
@@ -66,6 +125,8 @@ func (Liveness) Check(h []history.Record) Result {
 		})
 	}
 	for i, r := range h {
+		wasLive := len(p.live)
+		silentTooLong(i)
 		p.apply(h, i)
 		switch r.Kind {
 		case history.KindPhase:
@@ -73,29 +134,51 @@ func (Liveness) Check(h []history.Record) Result {
 				ended = true
 			}
 		case history.KindStart:
-			if lost && idle {
-				idle, lostAt, lostIdx = false, r.T, i
+			started[r.PID] = r.T
+			if lost && !waiting && wasLive == 0 {
+				waiting = true // the group was down: the clock waits for an able peer
 			}
+		case history.KindEvent:
+			spoke[r.Peer] = true
+			becomeAble(r.PID, r.T, i)
 		case history.KindExit:
+			delete(able, r.PID)
+			delete(started, r.PID)
 			if haveLeader && !lost && slices.Contains(leaderPIDs, r.PID) && !holderLives(leaderPIDs, p) && !ended {
 				loseAt(i)
-			} else if lost && len(p.live) == 0 {
-				if !idle {
+			} else if lost && !waiting && len(p.live) == 0 && !ended {
+				// Every peer is down while the clock runs: the gap so far is judged now, so
+				// that a restart of the group cannot erase it.
+				if gap := r.T - lostAt; gap > bound {
+					judge(i, gap, "no leader for")
+				} else {
 					unmeasured++
 				}
-				idle = true
+				waiting = true
+			} else if lost && !waiting && !anyAble() {
+				waiting = true
 			}
 		case history.KindObservation:
 			if r.Snapshot == nil {
 				continue
 			}
+			for _, l := range r.Snapshot.Listeners {
+				for _, pid := range l.PIDs {
+					becomeAble(pid, r.T, i)
+				}
+			}
+			for _, c := range r.Snapshot.Conns {
+				for _, pid := range c.ClientPIDs {
+					becomeAble(pid, r.T, i)
+				}
+			}
 			l, ok := r.Snapshot.Reachable()
 			switch {
 			case lost && ok && l.Inode != leaderInode:
-				if !idle {
+				if !waiting {
 					judge(i, r.T-lostAt, "a new leader appeared")
 				}
-				lost, idle = false, false
+				lost, waiting = false, false
 			case haveLeader && !lost && !ok && !ended:
 				loseAt(i)
 			}
@@ -107,7 +190,14 @@ func (Liveness) Check(h []history.Record) Result {
 			}
 		}
 	}
-	if lost && !idle && end-lostAt > bound {
+	if lost && waiting {
+		for pid, t0 := range started {
+			if a := allowance(pid); end-t0 >= a {
+				becomeAble(pid, t0+a, len(h)-1)
+			}
+		}
+	}
+	if lost && !waiting && end-lostAt > bound {
 		violations++
 		pids := p.livePIDs()
 		res.addEvidence(Evidence{
@@ -123,6 +213,11 @@ func (Liveness) Check(h []history.Record) Result {
 	if unmeasured > 0 {
 		res.figure("unmeasured_no_peer_lived", float64(unmeasured))
 	}
+	if len(startups) > 0 {
+		slices.Sort(startups)
+		res.figure("startup_median_ms", ms(percentile(startups, 50)))
+		res.figure("startup_max_ms", ms(startups[len(startups)-1]))
+	}
 	if len(gaps) > 0 {
 		slices.Sort(gaps)
 		res.figure("gap_min_ms", ms(gaps[0]))
@@ -133,9 +228,9 @@ func (Liveness) Check(h []history.Record) Result {
 	switch {
 	case violations > 0:
 		res.Verdict = Fail
-		res.Summary = fmt.Sprintf("%d of %d failovers broke the %v bound; first: %s", violations, len(gaps)+boolInt(lost && !idle), bound, res.Evidence[0].What)
+		res.Summary = fmt.Sprintf("%d of %d failovers broke the %v bound; first: %s", violations, len(gaps)+boolInt(lost && !waiting), bound, res.Evidence[0].What)
 	case len(gaps) == 0:
-		res.Verdict, res.Summary = Pass, "the leader was never lost while a peer lived"
+		res.Verdict, res.Summary = NotApplicable, "not judged: the leader was never lost while a peer able to elect lived"
 	default:
 		res.Verdict = Pass
 		res.Summary = fmt.Sprintf("%s, the longest %v (bound %v)", count(len(gaps), "failover"), gaps[len(gaps)-1], bound)

@@ -95,7 +95,12 @@ func (o *Observer) dumpUnix(now pathStat) ([]unixSock, error) {
 				}
 			}
 		})
-		if _, known := o.known[s.ino]; matched || known || (s.hasVFS && (now.names(s) || knownVFS[[2]uint64{s.vfsDev, s.vfsIno}])) {
+		// A listener is on the address by its name, by the file the path names, or as a
+		// listener seen there before (by its socket inode); an accepted socket also by
+		// its listener's bound file (checked below against the listeners of this dump).
+		_, known := o.known[s.ino]
+		vfs := s.hasVFS && (now.names(s) || (s.state != tcpListen && knownVFS[[2]uint64{s.vfsDev, s.vfsIno}]))
+		if matched || known || vfs {
 			socks = append(socks, s)
 		}
 	})

