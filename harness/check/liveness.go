@@ -155,7 +155,7 @@ func (Liveness) Check(h []history.Record) Result {
 					unmeasured++
 				}
 				waiting = true
-			} else if lost && !waiting && !anyAble() {
+			} else if lost && !waiting && !anyAble() && !ended {
 				waiting = true
 			}
 		case history.KindObservation:

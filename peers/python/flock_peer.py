@@ -10,6 +10,10 @@ splitbrain peer protocol's events (ready, leader, follower, lost) on stdout. Swi
   --nap S       once, a second into its life, a follower drops its connection and sleeps
                 S seconds before it looks again: lost for S seconds, healed later.
 
+  --goodbye-only  followers take over only when their leader says goodbye (a graceful
+                stop); a leader that is SIGKILLed leaves them waiting for ever.
+  --startup S   sleep S seconds before saying ready: an interpreter that starts slowly.
+
 Designs that differ from the usual and are correct all the same:
 
   --rename      the leader binds a temporary name beside the path, listens, and renames it
@@ -42,10 +46,11 @@ def say(event, **fields):
 def epoch_next(lock_fd):
     # The epoch lives in the lock file, read and written under the lock: it grows from one
     # leader to the next.
-    data = os.pread(lock_fd, 32, 0).decode().strip() or "0"
+    # One fixed-width pwrite, no truncate: a leader killed mid-way leaves the old epoch or
+    # the new one, never an empty file that would start the count again.
+    data = os.pread(lock_fd, 20, 0).decode().strip() or "0"
     epoch = int(data) + 1
-    os.ftruncate(lock_fd, 0)
-    os.pwrite(lock_fd, str(epoch).encode(), 0)
+    os.pwrite(lock_fd, b"%020d" % epoch, 0)
     return epoch
 
 
@@ -126,7 +131,10 @@ def main():
     ap.add_argument("--give-up", type=int, default=0)
     ap.add_argument("--nap", type=float, default=0)
     ap.add_argument("--rename", action="store_true")
+    ap.add_argument("--goodbye-only", action="store_true")
+    ap.add_argument("--startup", type=float, default=0)
     args = ap.parse_args()
+    time.sleep(args.startup)
     addr = os.environ["SPLITBRAIN_ADDR"]
     tcp = os.environ.get("SPLITBRAIN_TRANSPORT") == "tcp"
     if tcp:
@@ -136,7 +144,7 @@ def main():
         lock_path = addr + ".lock"
     say("ready")
     t0 = time.monotonic()
-    losses, napped = 0, False
+    losses, napped, orphan = 0, False, False
     while True:
         c = socket.socket(socket.AF_INET if tcp else socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -145,6 +153,9 @@ def main():
             c.close()
             if e.errno not in (errno.ECONNREFUSED, errno.ENOENT):
                 raise
+            if orphan:
+                time.sleep(0.05)  # waits for a goodbye that never comes
+                continue
             fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -183,6 +194,8 @@ def main():
         c.close()
         losses += 1
         say("lost", reason="leader connection: EOF")
+        if args.goodbye_only:
+            orphan = True  # no goodbye came: only connect from now on, never take over
         if args.give_up and losses >= args.give_up:
             while True:
                 time.sleep(3600)
