@@ -26,7 +26,9 @@ import (
 // start to then is its start-up (figures startup_median_ms, startup_max_ms), reported
 // apart. No gap is erased: when every peer is down while the clock runs (the harness took
 // the group down, or all exited), the gap so far is judged there, and a gap longer than
-// the bound is a violation whatever comes after. Losses after the "end" phase are not
+// the bound is a violation whatever comes after. While the harness keeps a file planted at
+// the address no peer can lead: the clock stops there (the gap so far is judged) and starts
+// again when the plant is removed. Losses after the "end" phase are not
 // judged, and a gap still open when the history ends is judged against the horizon (the
 // "end" phase, or the last record): a group that stays stuck always fails.
 //
@@ -58,6 +60,7 @@ func (Liveness) Check(h []history.Record) Result {
 		gaps                   []time.Duration
 		haveLeader, lost       bool
 		waiting                bool // lost, and no live peer is able to elect yet: the clock waits
+		plantedNow             bool // a plant sits at the address: no leader can appear, the clock waits
 		leaderInode            uint64
 		leaderPIDs             []int
 		lostAt, firstLeader    time.Duration
@@ -86,7 +89,7 @@ func (Liveness) Check(h []history.Record) Result {
 			startups = append(startups, t-t0)
 			delete(started, pid)
 		}
-		if lost && waiting {
+		if lost && waiting && !plantedNow {
 			waiting, lostAt, lostIdx = false, t, i
 		}
 	}
@@ -109,8 +112,9 @@ func (Liveness) Check(h []history.Record) Result {
 	}
 	loseAt := func(i int) {
 		lost, lostAt, lostIdx = true, h[i].T, i
-		waiting = !anyAble()
+		waiting = plantedNow || !anyAble()
 	}
+	addr := run.Addr
 	judge := func(i int, gap time.Duration, what string) {
 		gaps = append(gaps, gap)
 		if gap <= bound {
@@ -132,6 +136,29 @@ func (Liveness) Check(h []history.Record) Result {
 		case history.KindPhase:
 			if r.Detail == PhaseEnd {
 				ended = true
+			}
+		case history.KindPlant:
+			// While the harness keeps a file at the address no peer can lead: the clock
+			// stops at the plant (the gap so far is judged) and starts again at its removal.
+			if r.Plant == nil || r.Plant.Path != addr || addr == "" {
+				break
+			}
+			switch r.Detail {
+			case "", PlantPlanted:
+				if lost && !waiting && !ended {
+					if gap := r.T - lostAt; gap > bound {
+						judge(i, gap, "no leader for")
+					} else {
+						unmeasured++
+					}
+				}
+				plantedNow, waiting = true, true
+			case PlantFinal:
+				plantedNow = false
+				if lost {
+					waiting = !anyAble()
+					lostAt, lostIdx = r.T, i
+				}
 			}
 		case history.KindStart:
 			started[r.PID] = r.T

@@ -10,7 +10,10 @@ import (
 // NoDataLoss checks that every file the harness planted (a regular file, a directory,
 // another user's socket) is never deleted or changed: every later plant record of its path
 // ("check" during the run, "final" at the end) must show the planted Type, UID, Inode and
-// SHA256, and every planted path must have a "final" record. See the package doc.
+// SHA256, and every planted path must have a "final" record. A plant proves something only
+// if a peer met it: when the history records who made an election attempt while it was
+// there ("met"/"unmet" plant records), a plant that no peer met is not judged, and a run
+// whose plants no peer met is NotApplicable. See the package doc.
 type NoDataLoss struct{}
 
 // Name implements Checker.
@@ -19,9 +22,11 @@ func (NoDataLoss) Name() string { return "no-data-loss" }
 // Check implements Checker.
 func (NoDataLoss) Check(h []history.Record) Result {
 	type planted struct {
-		want  history.Plant
-		idx   int // index of the plant record
-		final bool
+		want        history.Plant
+		idx         int // index of the plant record
+		final       bool
+		met, unmet  int // peers that made (or did not make) an election attempt while it was there
+		attemptsLog bool
 	}
 	var res Result
 	plants := map[string]*planted{}
@@ -43,6 +48,15 @@ func (NoDataLoss) Check(h []history.Record) Result {
 		if !ok {
 			continue // a look at a path never planted: nothing to compare with
 		}
+		if r.Detail == PlantMet || r.Detail == PlantUnmet {
+			pl.attemptsLog = true
+			if r.Detail == PlantMet {
+				pl.met++
+			} else {
+				pl.unmet++
+			}
+			continue
+		}
 		looks++
 		if r.Detail == PlantFinal {
 			pl.final = true
@@ -56,13 +70,18 @@ func (NoDataLoss) Check(h []history.Record) Result {
 		}
 	}
 	var unfinished []string
+	unmet := 0 // plants no peer met (when the history says who did)
 	for _, path := range order {
 		if !plants[path].final {
 			unfinished = append(unfinished, path)
 		}
+		if pl := plants[path]; pl.attemptsLog && pl.met == 0 {
+			unmet++
+		}
 	}
 	res.figure("plants", float64(len(order)))
 	res.figure("looks", float64(looks))
+	res.figure("plants_unmet", float64(unmet))
 	switch {
 	case len(order) == 0:
 		res.Verdict, res.Summary = NotApplicable, "the harness planted no file"
@@ -72,6 +91,13 @@ func (NoDataLoss) Check(h []history.Record) Result {
 	case len(unfinished) > 0:
 		res.Verdict = Inconclusive
 		res.Summary = fmt.Sprintf("no final plant record for %d of %d planted paths, first %s", len(unfinished), len(order), unfinished[0])
+	case unmet == len(order):
+		res.Verdict = NotApplicable
+		res.Summary = fmt.Sprintf("not judged: no peer made an election attempt while any of the %s was there", count(len(order), "planted file"))
+	case unmet > 0:
+		res.Verdict = Pass
+		res.Summary = fmt.Sprintf("%s intact at the end (%d met by peers; %d no peer tried to elect over, not judged)",
+			count(len(order), "planted file"), len(order)-unmet, unmet)
 	default:
 		res.Verdict = Pass
 		res.Summary = fmt.Sprintf("%s intact at the end", count(len(order), "planted file"))

@@ -87,7 +87,7 @@ func (o *Online) Add(r history.Record) *Violation {
 			break
 		}
 		want, ok := o.plants[path]
-		if !ok || !o.judges(NoDataLoss{}.Name()) {
+		if !ok || !o.judges(NoDataLoss{}.Name()) || r.Detail == PlantMet || r.Detail == PlantUnmet {
 			break
 		}
 		if diff := plantDiff(want, *r.Plant); diff != "" {

@@ -99,3 +99,23 @@ func TestDeliveryExcusesStoppedPeers(t *testing.T) {
 		})
 	}
 }
+
+// A plant no peer made an election attempt over proves nothing: not judged.
+func TestPlantNoPeerMetIsNotJudged(t *testing.T) {
+	ms := time.Millisecond
+	pl := history.Plant{Path: "/s", Type: "file", Inode: 7, SHA256: "ab"}
+	h := []history.Record{
+		{Kind: history.KindRun, Run: &history.Run{Version: 1, Addr: "/s", Liveness: time.Second}},
+		{T: 1 * ms, Kind: history.KindPlant, Plant: &pl, Detail: check.PlantPlanted},
+		{T: 2 * ms, Kind: history.KindPlant, Plant: &pl, Peer: "p1", Detail: check.PlantUnmet},
+		{T: 3 * ms, Kind: history.KindPlant, Plant: &pl, Detail: check.PlantFinal},
+	}
+	r := check.NoDataLoss{}.Check(h)
+	if r.Verdict != check.NotApplicable || !strings.Contains(r.Summary, "not judged") {
+		t.Fatalf("unmet plant: %s: %s", r.Verdict, r.Summary)
+	}
+	h[2].Detail = check.PlantMet
+	if r := (check.NoDataLoss{}).Check(h); r.Verdict != check.Pass {
+		t.Fatalf("met plant: %s: %s", r.Verdict, r.Summary)
+	}
+}

@@ -24,6 +24,8 @@ const (
 	PlantCheck   = "check"   // the harness looked at the file during the run
 	PlantFinal   = "final"   // the harness looked at the file at the end of the run
 	PlantMissing = "missing" // Plant.Type when nothing is at Plant.Path any more
+	PlantMet     = "met"     // Peer made an election attempt while the plant was there
+	PlantUnmet   = "unmet"   // Peer made none while the plant was there
 )
 
 // CommandDropped begins the Detail of a command record the harness could not hand to the

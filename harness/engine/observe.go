@@ -149,16 +149,34 @@ func (e *Engine) Leader(detail string) (*proc.Peer, error) {
 	return e.PeerOf(l.PIDs), nil
 }
 
-// WaitAttempt waits until peer id has made an election attempt, or limit passes: it leads
-// or follows, reports two failed attempts (it keeps trying), exits, is at rest, or, never
-// having spoken, has run for blackBox (a black-box peer says nothing at all).
-func (e *Engine) WaitAttempt(ctx context.Context, id string, limit, blackBox time.Duration) error {
-	_, err := e.WaitFor(ctx, limit, func(kernel.Snapshot) bool {
+// WaitAttempt waits until peer id has made an election attempt, or limit passes, and
+// reports whether it made one. A white-box peer (one that spoke) has made one when it leads
+// or follows, reports an error (a failed or refused attempt), exits after speaking, or has
+// run for blackBox since it first spoke; a black-box peer, when it has run for blackBox
+// (nothing else shows its attempts). A peer that exits before it spoke made none.
+func (e *Engine) WaitAttempt(ctx context.Context, id string, limit, blackBox time.Duration) (bool, error) {
+	attempted := func() (done, made bool) {
 		e.mu.Lock()
+		defer e.mu.Unlock()
 		ps := e.states[id]
-		tried := ps == nil || ps.role != "" || ps.errors >= 2
-		e.mu.Unlock()
-		return tried || e.AtRest(id, -1) || e.quietBlackBox(id, blackBox)
+		switch {
+		case ps == nil || ps.p == nil:
+			return true, false
+		case ps.role != "" || ps.errors > 0:
+			return true, true
+		case gone(ps.p):
+			return true, ps.events > 1 // spoke before its exit record
+		case ps.events == 0:
+			return time.Since(ps.started) > blackBox, time.Since(ps.started) > blackBox
+		default:
+			return time.Since(ps.spoke) > blackBox, time.Since(ps.spoke) > blackBox
+		}
+	}
+	var made bool
+	_, err := e.WaitFor(ctx, limit, func(kernel.Snapshot) bool {
+		done, m := attempted()
+		made = m
+		return done
 	})
-	return err
+	return made, err
 }

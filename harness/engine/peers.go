@@ -30,6 +30,7 @@ type peerState struct {
 	roles   int    // leader and follower events so far
 	events  int    // events so far
 	last    time.Time
+	spoke   time.Time // its first event
 	role    string
 	stopped bool // SIGSTOP by a fault
 	started time.Time
@@ -163,6 +164,9 @@ func (e *Engine) sink(r history.Record) {
 	}
 	if ps != nil && (r.Kind == history.KindEvent || r.Kind == history.KindExit) {
 		ps.last = time.Now()
+		if ps.events == 0 && r.Kind == history.KindEvent {
+			ps.spoke = ps.last
+		}
 		ps.events++
 	}
 	if ps != nil && r.Kind == history.KindEvent && r.Event != nil {

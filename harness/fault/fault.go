@@ -70,10 +70,10 @@ type Env interface {
 	Stop(p *proc.Peer) error
 	Cont(p *proc.Peer) error
 	Stopped() []*proc.Peer
-	// WaitAttempt waits up to limit until peer id has made an election attempt (it leads or
-	// follows, reports two failed attempts, exits or rests), or, if it never speaks the
-	// protocol, has run for blackBox.
-	WaitAttempt(ctx context.Context, id string, limit, blackBox time.Duration) error
+	// WaitAttempt waits up to limit until peer id has made an election attempt and reports
+	// whether it did: it leads or follows, reports an error, exits after speaking, or has
+	// run for blackBox (since it first spoke, or since its start if it never speaks).
+	WaitAttempt(ctx context.Context, id string, limit, blackBox time.Duration) (bool, error)
 	// WaitEvent waits for the next event record (after the call) that match accepts.
 	WaitEvent(ctx context.Context, match func(history.Record) bool) (history.Record, error)
 	// Record appends a record to the history, stamping T.

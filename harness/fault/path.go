@@ -91,7 +91,8 @@ const ForeignUID = 65534
 // socket owned by uid 65534 that nobody listens on; starts the peers (those that were live,
 // or Peers) at once, or OneByOne; waits until each has made an election attempt
 // (Env.WaitAttempt: it leads, follows, reports two failed attempts, exits or rests; a
-// black-box peer, until it has run for Hold, default a third of Env.Timeout), looking at the
+// black-box peer, until it has run for Hold, default Env.Timeout, the liveness bound),
+// recording whether each met the plant ("met" or "unmet" plant records), looking at the
 // plant after each (a "check" record when it changed); looks once more (the "final" record),
 // removes the plant if it is still what was planted, and lets the peers elect. No leader can
 // appear while the plant is there: a correct peer must neither remove it nor listen
@@ -160,7 +161,7 @@ func (p Plant) Inject(ctx context.Context, env Env) error {
 	defer unplant()
 	hold := p.Hold
 	if hold <= 0 {
-		hold = env.Timeout() / 3
+		hold = env.Timeout()
 	}
 	look := func() {
 		if now, _ := Look(path); now != planted {
@@ -178,9 +179,16 @@ func (p Plant) Inject(ctx context.Context, env Env) error {
 				return err
 			}
 		}
-		if err := env.WaitAttempt(ctx, id, env.Timeout(), hold); err != nil {
+		met, err := env.WaitAttempt(ctx, id, env.Timeout(), hold)
+		if err != nil {
 			return err
 		}
+		// Whether this peer met the plant: no-data-loss judges a plant only if one did.
+		detail := check.PlantMet
+		if !met {
+			detail = check.PlantUnmet
+		}
+		env.Record(history.Record{Kind: history.KindPlant, Peer: id, Plant: &planted, Detail: detail})
 		look()
 	}
 	if !p.OneByOne {
@@ -197,7 +205,7 @@ func (p Plant) Inject(ctx context.Context, env Env) error {
 		if err := env.Start([]string{id}); err != nil {
 			return err
 		}
-		if err := env.WaitAttempt(ctx, id, env.Timeout(), hold); err != nil {
+		if _, err := env.WaitAttempt(ctx, id, env.Timeout(), hold); err != nil {
 			return err
 		}
 	}

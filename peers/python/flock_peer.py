@@ -13,6 +13,8 @@ splitbrain peer protocol's events (ready, leader, follower, lost) on stdout. Swi
   --goodbye-only  followers take over only when their leader says goodbye (a graceful
                 stop); a leader that is SIGKILLed leaves them waiting for ever.
   --startup S   sleep S seconds before saying ready: an interpreter that starts slowly.
+  --careless    no lock: on a refused connect it removes whatever is at the path (a
+                planted file or directory too) and listens: the classic probe-then-unlink.
 
 Designs that differ from the usual and are correct all the same:
 
@@ -133,6 +135,7 @@ def main():
     ap.add_argument("--rename", action="store_true")
     ap.add_argument("--goodbye-only", action="store_true")
     ap.add_argument("--startup", type=float, default=0)
+    ap.add_argument("--careless", action="store_true")
     args = ap.parse_args()
     time.sleep(args.startup)
     addr = os.environ["SPLITBRAIN_ADDR"]
@@ -156,6 +159,22 @@ def main():
             if orphan:
                 time.sleep(0.05)  # waits for a goodbye that never comes
                 continue
+            if args.careless:
+                try:
+                    os.unlink(addr)
+                except IsADirectoryError:
+                    os.rmdir(addr)
+                except FileNotFoundError:
+                    pass
+                srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    srv.bind(addr)
+                except OSError:
+                    srv.close()
+                    continue
+                srv.listen(128)
+                serve([srv], 1)
+                return
             fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
