@@ -1,0 +1,97 @@
+package adapters_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+)
+
+// runResults is the part of a run's results.json these specs read.
+type runResults struct {
+	Verdict    string `json:"verdict"`
+	Invariants []struct {
+		Name    string             `json:"name"`
+		Verdict string             `json:"verdict"`
+		Figures map[string]float64 `json:"figures"`
+	} `json:"invariants"`
+}
+
+// verdicts maps each invariant of a result folder to its verdict.
+func (r runResults) verdicts() map[string]string {
+	m := map[string]string{}
+	for _, inv := range r.Invariants {
+		m[inv.Name] = inv.Verdict
+	}
+	return m
+}
+
+func (r runResults) figure(invariant, name string) float64 {
+	for _, inv := range r.Invariants {
+		if inv.Name == invariant {
+			return inv.Figures[name]
+		}
+	}
+	return 0
+}
+
+// run runs `splitbrain run` on impl with args and returns its exit code and results.json.
+func run(impl string, args ...string) (int, runResults) {
+	out := filepath.Join(GinkgoT().TempDir(), "results")
+	cmd := exec.Command(splitbrain, append([]string{"run", "--impl", impl, "--quiet", "--out", out}, args...)...)
+	session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { session.Interrupt().Wait(10 * time.Second) })
+	Eventually(session, 2*time.Minute).Should(gexec.Exit(), "splitbrain run --impl %s", impl)
+	var res runResults
+	b, err := os.ReadFile(filepath.Join(out, "results.json"))
+	Expect(err).NotTo(HaveOccurred(), "the run wrote no results.json")
+	Expect(json.Unmarshal(b, &res)).To(Succeed())
+	return session.ExitCode(), res
+}
+
+// example is the command line of an example peer: the interpreter and the script, quoted.
+func example(interpreter, install, script string, args ...string) string {
+	impl := need(interpreter, install) + " '" + filepath.Join(root, script) + "'"
+	for _, a := range args {
+		impl += " " + a
+	}
+	return impl
+}
+
+var _ = Describe("A peer adapter", Label("adapters"), func() {
+	DescribeTable("turns a correct election into a white-box peer that the harness finds valid",
+		func(interpreter, install, script string) {
+			code, res := run(example(interpreter, install, script), "--peers", "5", "--duration", "15s")
+			v := res.verdicts()
+			Expect(code).To(Equal(0), "exit code; verdicts %v", v)
+			By("judging it white-box: its events and its broadcasts, with leaders killed")
+			Expect(v).To(HaveKeyWithValue("protocol", "pass"))
+			Expect(v).To(HaveKeyWithValue("delivery", "pass"))
+			Expect(res.figure("protocol", "events")).To(BeNumerically(">", 0))
+			Expect(res.figure("liveness", "failovers")).To(BeNumerically(">=", 1), "no leader was ever replaced")
+		},
+		Entry("Node.js", "node", "apt-get install -y nodejs", "examples/adapters/node/example.js"),
+		Entry("Python", "python3", "apt-get install -y python3", "examples/adapters/python/example.py"),
+	)
+
+	DescribeTable("lets the harness catch the same election without its lock (--broken: probe, then unlink)",
+		func(interpreter, install, script string) {
+			// The failpoint widens the race window the broken election has, so the harness
+			// sees two listeners at the first leader kill rather than by luck.
+			code, res := run(example(interpreter, install, script, "--broken"),
+				"--peers", "5", "--duration", "15s", "--fail-fast",
+				"--faults", "kill-leader,stale-socket", "--failpoints", "before-unlink=sleep(20ms)")
+			v := res.verdicts()
+			Expect(code).To(Equal(1), "exit code; verdicts %v", v)
+			Expect([]string{v["single-listener"], v["reachable-leader"]}).To(ContainElement("fail"))
+		},
+		Entry("Node.js", "node", "apt-get install -y nodejs", "examples/adapters/node/example.js"),
+		Entry("Python", "python3", "apt-get install -y python3", "examples/adapters/python/example.py"),
+	)
+})
