@@ -180,13 +180,14 @@ func rawMember(t *testing.T, path, id string) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(waitTimeout))
 	typ, p := readRaw(t, c)
-	const magic = "splitbrain/1"
+	const magic = "splitbrain/2"
 	if typ != 'C' || !bytes.HasPrefix(p, []byte(magic)) || len(p) != len(magic)+16 {
 		t.Fatalf("challenge: type %q payload %q", typ, p)
 	}
 	hello := []byte{byte(len(id))}
 	hello = append(hello, id...)
-	hello = append(hello, make([]byte, 16)...) // our nonce
+	hello = append(hello, make([]byte, 16)...)                               // our nonce
+	hello = binary.BigEndian.AppendUint32(hello, election.DefaultMaxMessage) // our message limit
 	if _, err := c.Write(frame('H', hello)); err != nil {
 		t.Fatal(err)
 	}

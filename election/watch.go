@@ -9,16 +9,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dirWatch tells followers that a new socket may be up, so that after losing their leader
-// they sleep until the new one appears instead of redialling on a timer: with dozens of
-// followers on a few cores, that polling would steal the CPU the new leader needs. A leader
-// binds (IN_CREATE) and, once it listens, chmods its socket (IN_ATTRIB). inotify instances
-// are limited per user (fs.inotify.max_user_instances), so without one we fall back to
-// polling.
+// dirWatch tells followers that a new socket may be up or that the lock may be free, so
+// that after losing their leader they sleep until something happens instead of polling: with
+// dozens of followers on a few cores, polling would steal the CPU the new leader needs. A
+// leader binds (IN_CREATE) and, once it listens, chmods its socket (IN_ATTRIB); a process
+// that held the lock closes its descriptor when it exits (IN_CLOSE_WRITE on the lock file),
+// just before the kernel releases the lock. inotify instances are limited per user
+// (fs.inotify.max_user_instances), so without one we fall back to polling.
 type dirWatch struct {
-	f    *os.File
-	name []byte
-	wake chan struct{}
+	f      *os.File
+	name   []byte
+	lock   []byte
+	wake   chan struct{}
+	exited chan struct{} // closed when read returns
 }
 
 func watchDir(path string) *dirWatch {
@@ -26,16 +29,22 @@ func watchDir(path string) *dirWatch {
 	if err != nil {
 		return nil
 	}
-	if _, err := unix.InotifyAddWatch(fd, filepath.Dir(path), unix.IN_CREATE|unix.IN_ATTRIB|unix.IN_MOVED_TO); err != nil {
+	mask := uint32(unix.IN_CREATE | unix.IN_ATTRIB | unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE)
+	if _, err := unix.InotifyAddWatch(fd, filepath.Dir(path), mask); err != nil {
 		unix.Close(fd)
 		return nil
 	}
-	w := &dirWatch{f: os.NewFile(uintptr(fd), "inotify"), name: []byte(filepath.Base(path)), wake: make(chan struct{}, 1)}
+	w := &dirWatch{
+		f:    os.NewFile(uintptr(fd), "inotify"),
+		name: []byte(filepath.Base(path)), lock: []byte(filepath.Base(path) + ".lock"),
+		wake: make(chan struct{}, 1), exited: make(chan struct{}),
+	}
 	go w.read()
 	return w
 }
 
 func (w *dirWatch) read() {
+	defer close(w.exited)
 	buf := make([]byte, 16<<10)
 	for {
 		n, err := w.f.Read(buf)
@@ -46,9 +55,11 @@ func (w *dirWatch) read() {
 			// struct inotify_event: wd, mask, cookie, len (native order), then the name.
 			mask := binary.NativeEndian.Uint32(buf[off+4:])
 			nameLen := int(binary.NativeEndian.Uint32(buf[off+12:]))
-			name := buf[off+unix.SizeofInotifyEvent : min(n, off+unix.SizeofInotifyEvent+nameLen)]
+			name := bytes.TrimRight(buf[off+unix.SizeofInotifyEvent:min(n, off+unix.SizeofInotifyEvent+nameLen)], "\x00")
 			off += unix.SizeofInotifyEvent + nameLen
-			if bytes.Equal(bytes.TrimRight(name, "\x00"), w.name) || mask&unix.IN_Q_OVERFLOW != 0 {
+			socket := bytes.Equal(name, w.name) && mask&unix.IN_CLOSE_WRITE == 0
+			lock := bytes.Equal(name, w.lock) && mask&unix.IN_CLOSE_WRITE != 0
+			if socket || lock || mask&unix.IN_Q_OVERFLOW != 0 {
 				select {
 				case w.wake <- struct{}{}:
 				default:
@@ -58,8 +69,54 @@ func (w *dirWatch) read() {
 	}
 }
 
+// close stops the watch and waits for its goroutine.
 func (w *dirWatch) close() {
 	if w != nil {
 		w.f.Close()
+		<-w.exited
+	}
+}
+
+// procWatch tells a follower that the process it followed has exited: a pidfd becomes
+// readable only once the process is gone, all its files closed and its lock released. It
+// is polled by the runtime's netpoller, so waiting costs no thread.
+type procWatch struct {
+	pid    int
+	f      *os.File
+	gone   chan struct{} // closed when the process has exited
+	exited chan struct{} // closed when the goroutine returns
+}
+
+// watchProcess watches pid; nil if pidfds are unavailable (before Linux 5.10).
+func watchProcess(pid int) *procWatch {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return nil
+	}
+	unix.CloseOnExec(fd)
+	p := &procWatch{pid: pid, f: os.NewFile(uintptr(fd), "pidfd"), gone: make(chan struct{}), exited: make(chan struct{})}
+	raw, err := p.f.SyscallConn()
+	if err != nil {
+		p.f.Close()
+		return nil
+	}
+	go func() {
+		defer close(p.exited)
+		calls := 0
+		// The first call reports "not ready", so Read waits for the pidfd to be readable;
+		// Close makes it return an error instead.
+		err := raw.Read(func(uintptr) bool { calls++; return calls > 1 })
+		if err == nil {
+			close(p.gone)
+		}
+	}()
+	return p
+}
+
+// close stops the watch and waits for its goroutine.
+func (p *procWatch) close() {
+	if p != nil {
+		p.f.Close()
+		<-p.exited
 	}
 }
