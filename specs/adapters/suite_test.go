@@ -3,10 +3,11 @@
 // peers run a correct election, and a --broken probe-then-unlink variant the harness must
 // catch), run under `splitbrain run` with real interpreters; and the GitHub Action's scripts
 // (ci/action) on a real conformance result folder, with a fake $GITHUB_STEP_SUMMARY and
-// $GITHUB_OUTPUT.
+// $GITHUB_OUTPUT: the spec runs action.yml's steps as a runner runs a composite action.
 //
-// Run: go test ./specs/adapters/   (about 90 s on 2 cores; needs node and python3, else the
-// adapter specs are skipped, saying so).
+// Run: go test ./specs/adapters/   (about 60 s on 2 cores; needs node and python3, else the
+// adapter specs are skipped, saying so). Labels: "adapters" (the example peers under the
+// harness, about 50 s), "action" (the GitHub Action, about 10 s).
 package adapters_test
 
 import (
