@@ -2,6 +2,7 @@ package adapters_test
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 )
 
@@ -90,6 +92,51 @@ var _ = Describe("A peer adapter", Label("adapters"), func() {
 			v := res.verdicts()
 			Expect(code).To(Equal(1), "exit code; verdicts %v", v)
 			Expect([]string{v["single-listener"], v["reachable-leader"]}).To(ContainElement("fail"))
+		},
+		Entry("Node.js", "node", "apt-get install -y nodejs", "examples/adapters/node/example.js"),
+		Entry("Python", "python3", "apt-get install -y python3", "examples/adapters/python/example.py"),
+	)
+})
+
+// protocolPeer starts one example peer by itself, as the harness would, on a fresh address
+// with SPLITBRAIN_FAILPOINTS set, and returns its session and its stdin.
+func protocolPeer(interpreter, install, script, failpoints string) (*gexec.Session, io.WriteCloser) {
+	dir, err := os.MkdirTemp("", "sb-adapter-") // short: a socket path has 107 bytes at most
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+	cmd := exec.Command(need(interpreter, install), filepath.Join(root, script))
+	cmd.Env = append(os.Environ(), "SPLITBRAIN_PROTOCOL=1", "SPLITBRAIN_TRANSPORT=unix",
+		"SPLITBRAIN_ADDR="+filepath.Join(dir, "s.sock"), "SPLITBRAIN_PEER=p1", "SPLITBRAIN_FAILPOINTS="+failpoints)
+	stdin, err := cmd.StdinPipe()
+	Expect(err).NotTo(HaveOccurred())
+	session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { session.Kill().Wait(10 * time.Second) })
+	return session, stdin
+}
+
+var _ = Describe("An adapter's protocol", func() {
+	DescribeTable("pauses at a failpoint until `continue`, leads, answers a broadcast, and closes on `close`",
+		func(interpreter, install, script string) {
+			session, stdin := protocolPeer(interpreter, install, script, "before-listen=pause,after-lock=announce")
+			Eventually(session, time.Minute).Should(gbytes.Say(`{"event": ?"ready"}`))
+			Eventually(session, 30*time.Second).Should(gbytes.Say(`{"event": ?"failpoint", ?"name": ?"after-lock", ?"paused": ?false}`))
+			Eventually(session).Should(gbytes.Say(`{"event": ?"failpoint", ?"name": ?"before-listen", ?"paused": ?true}`))
+			Consistently(session.Out, 300*time.Millisecond).ShouldNot(gbytes.Say(`"leader"`), "it leads while paused")
+
+			_, err := io.WriteString(stdin, `{"cmd":"continue","name":"before-listen"}`+"\n")
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(session, 30*time.Second).Should(gbytes.Say(`{"event": ?"leader"}`))
+
+			_, err = io.WriteString(stdin, `{"cmd":"broadcast","id":"b1","data":"hi"}`+"\n"+"garbage\n")
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(session, 30*time.Second).Should(gbytes.Say(`{"event": ?"sent", ?"id": ?"b1"}`))
+			Eventually(session, 30*time.Second).Should(gbytes.Say(`{"event": ?"error", ?"error": ?"stdin: not a JSON command`))
+
+			_, err = io.WriteString(stdin, `{"cmd":"close"}`+"\n")
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(session, 30*time.Second).Should(gbytes.Say(`{"event": ?"closed"}`))
+			Eventually(session, 30*time.Second).Should(gexec.Exit(0))
 		},
 		Entry("Node.js", "node", "apt-get install -y nodejs", "examples/adapters/node/example.js"),
 		Entry("Python", "python3", "apt-get install -y python3", "examples/adapters/python/example.py"),

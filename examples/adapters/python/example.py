@@ -360,6 +360,8 @@ def main():
             release()
         elif not r.welcomed:
             time.sleep(jitter())
+    # Closing: peer.close() runs the shutdown path on its thread and exits the process.
+    threading.Event().wait()
 
 
 if __name__ == "__main__":

@@ -92,10 +92,10 @@ class Peer:
 
     # ---- events ----
 
-    def event(self, name, **fields):
+    def event(self, event, /, **fields):
         """Prints one protocol event: event("leader", epoch=3). Safe from any thread."""
         fields = {k: v for k, v in fields.items() if v is not None}
-        line = json.dumps(dict(event=name, **fields)) + "\n"
+        line = json.dumps(dict(event=event, **fields)) + "\n"
         with self._out:
             sys.stdout.write(line)
             sys.stdout.flush()
@@ -200,7 +200,7 @@ class Peer:
         try:
             c = json.loads(line)
         except ValueError:
-            self.error("stdin: not a JSON command: %r" % line[:200])
+            self.error("stdin: not a JSON command: %s" % json.dumps(line.rstrip("\n")[:200]))
             return
         cmd = c.get("cmd") if isinstance(c, dict) else None
         if cmd == "broadcast":
