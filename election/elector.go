@@ -222,7 +222,15 @@ func (e *Elector) Close() error {
 	return nil
 }
 
+// emit reports ev; it waits for room in Events unless ctx is done. Once ctx is done (Close),
+// an event still goes out if there is room: what a stopping leader could not deliver is
+// reported that way.
 func (e *Elector) emit(ctx context.Context, ev Event) bool {
+	select {
+	case e.events <- ev:
+		return true
+	default:
+	}
 	select {
 	case e.events <- ev:
 		return true
