@@ -23,6 +23,8 @@ type hub struct {
 
 	mu      sync.Mutex
 	members map[*member]struct{}  // welcomed members, who receive relays
+	order   []*member             // members in the order they joined
+	deck    *member               // the successor: the member that joined first
 	conns   map[net.Conn]struct{} // every accepted connection, welcomed or not
 	limit   int                   // the largest message every member (and we) accept
 	closing bool                  // no more relays: the leader is stopping
@@ -178,8 +180,12 @@ func (h *hub) handle(ctx context.Context, c net.Conn) {
 			return ErrNoLeader
 		}
 		h.members[m] = struct{}{}
+		h.order = append(h.order, m)
 		h.limit = min(h.limit, limit)
 		joined = true
+		if h.deck == nil {
+			h.designate(m)
+		}
 		return nil
 	})
 	if err != nil {
@@ -230,7 +236,8 @@ func (h *hub) handle(ctx context.Context, c net.Conn) {
 	e.emit(ctx, Event{Kind: Disconnection, Member: id, Epoch: h.epoch, Err: reason})
 }
 
-// leave takes m out of the relay and recomputes the group's message limit.
+// leave takes m out of the relay, recomputes the group's message limit, and puts another
+// member on deck if m was.
 func (h *hub) leave(m *member) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -239,6 +246,26 @@ func (h *hub) leave(m *member) {
 	for o := range h.members {
 		h.limit = min(h.limit, o.limit)
 	}
+	for i, o := range h.order {
+		if o == m {
+			h.order = append(h.order[:i], h.order[i+1:]...)
+			break
+		}
+	}
+	if h.deck == m {
+		h.deck = nil
+		if len(h.order) > 0 && !h.closing {
+			h.designate(h.order[0])
+		}
+	}
+}
+
+// designate puts m on deck: it alone wakes to try the lock when this leader goes; the others
+// sleep until the next leader's socket appears (or, should m be gone too, a timer). The
+// oldest member is chosen, the one least likely to be leaving. Called with h.mu held.
+func (h *hub) designate(m *member) {
+	h.deck = m
+	m.enqueue(appendFrame(nil, frameDeck), h.e.opts.QueueBytes)
 }
 
 // relay queues data from one member (nil: the leader itself) for every other member, and
@@ -405,6 +432,8 @@ func (e *Elector) follow(ctx context.Context, c net.Conn) error {
 			if len(p) == 8 {
 				l.resolve(binary.BigEndian.Uint64(p), nil)
 			}
+		case frameDeck:
+			e.t.onDeck()
 		case frameNack:
 			if len(p) >= 8 {
 				l.resolve(binary.BigEndian.Uint64(p), fmt.Errorf("%w: the leader refused it: %s", ErrTooLarge, p[8:]))

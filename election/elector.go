@@ -67,6 +67,7 @@ type transport interface {
 	checkPeer(c net.Conn, isLeader bool) (pid int, err error)
 	campaign(ctx context.Context, wait time.Duration) (bool, error)
 	standby(leaderPID int)
+	onDeck()
 	watching() bool
 	lead(ctx context.Context, timeout time.Duration, floor uint64) (ln net.Listener, epoch uint64, follow net.Conn, err error)
 	check() error

@@ -16,6 +16,7 @@ const (
 	frameAck       byte = 'A' // leader → member: seq(8)
 	frameNack      byte = 'N' // leader → member: seq(8), reason (the message was relayed to nobody)
 	frameDeliver   byte = 'D' // leader → member: len(from)(2), from, data
+	frameDeck      byte = 'U' // leader → member: you are my successor (try the lock first)
 )
 
 // magic opens every challenge so a member can tell a group leader from an unrelated program.

@@ -98,6 +98,9 @@ func (t *tcpTransport) checkPeer(net.Conn, bool) (int, error) { return 0, nil }
 // standby has nothing to queue on: the port is the election.
 func (t *tcpTransport) standby(int) {}
 
+// onDeck changes nothing: every member tries to bind when the leader goes.
+func (t *tcpTransport) onDeck() {}
+
 // check has nothing to watch: nobody can take a bound port from its listener.
 func (t *tcpTransport) check() error { return nil }
 

@@ -34,9 +34,11 @@ type unixTransport struct {
 	uid      int
 	fp       *Failpoints
 
-	lock   *flock
-	watch  *dirWatch  // nil until the first standby, or if inotify is unavailable
-	leader *procWatch // the process we follow, nil if none (or no pidfd)
+	lock      *flock
+	watch     *dirWatch  // nil until the first standby, or if inotify is unavailable
+	leader    *procWatch // the process we follow, while on deck (nil without a pidfd)
+	leaderPID int        // the process we follow
+	deck      bool       // the leader made us its successor
 
 	// the socket we bound, so Close removes only our own, and the epoch we lead.
 	boundIno uint64
@@ -219,11 +221,19 @@ func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool,
 			return false, err
 		}
 		if !got {
-			var wake, gone <-chan struct{}
+			var sock, lock, gone <-chan struct{}
 			if t.watch != nil {
 				// The watch wakes us; the timer is only a safety net (for a leader outside
-				// this library that never chmods its socket, or a holder that hangs).
-				wake, wait = t.watch.wake, max(wait, watchNet)
+				// this library that never chmods its socket, or a successor that hangs).
+				// The successor alone keeps the short timer: the kernel may release a dead
+				// leader's lock a little after its members see EOF, and after the lock
+				// descriptor's close event.
+				sock = t.watch.sock
+				if t.deck {
+					lock = t.watch.lock
+				} else {
+					wait = max(wait, watchNet)
+				}
 			}
 			if t.leader != nil {
 				gone = t.leader.gone
@@ -238,7 +248,9 @@ func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool,
 				if got, err = t.lock.try(); err != nil || !got {
 					return false, err
 				}
-			case <-wake:
+			case <-lock:
+				return false, nil
+			case <-sock:
 				return false, nil
 			case <-timer.C:
 				return false, nil
@@ -271,24 +283,29 @@ func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool,
 func (t *unixTransport) watching() bool { return t.watch != nil }
 
 // standby prepares a follower of the leader process pid for its leader's end: a directory
-// watch (for the next socket and for lock descriptors being closed) and a pidfd on the
-// leader, so that the survivors try the lock the moment the kernel has released it.
+// watch, so it sleeps until the next leader's socket appears. Only the member the leader
+// put on deck (see onDeck) also wakes for the lock: with dozens of followers on a few cores,
+// every survivor waking to try the lock would steal the CPU the winner needs.
 func (t *unixTransport) standby(pid int) {
 	if t.watch == nil {
 		t.watch = watchDir(t.path)
 	}
-	if t.leader != nil && t.leader.pid != pid {
-		t.leader.close()
-		t.leader = nil
-	}
-	if t.leader == nil && pid > 0 && pid != os.Getpid() {
-		t.leader = watchProcess(pid)
-	}
+	t.leader.close()
+	t.leader, t.leaderPID, t.deck = nil, pid, false
 	// The member's turn at the lock starts now (the failpoint a schedule can stop it at),
 	// though it tries the lock only once its leader is gone.
 	if !t.lock.held() && !t.lock.trying {
 		t.fp.Hit(FailBeforeLock)
 		t.lock.trying = true
+	}
+}
+
+// onDeck makes this follower the leader's successor: when the leader goes, it tries the
+// lock the moment its process has exited (a pidfd), or a lock descriptor is closed.
+func (t *unixTransport) onDeck() {
+	t.deck = true
+	if t.leader == nil && t.leaderPID > 0 && t.leaderPID != os.Getpid() {
+		t.leader = watchProcess(t.leaderPID)
 	}
 }
 

@@ -12,16 +12,18 @@ import (
 // dirWatch tells followers that a new socket may be up or that the lock may be free, so
 // that after losing their leader they sleep until something happens instead of polling: with
 // dozens of followers on a few cores, polling would steal the CPU the new leader needs. A
-// leader binds (IN_CREATE) and, once it listens, chmods its socket (IN_ATTRIB); a process
-// that held the lock closes its descriptor when it exits (IN_CLOSE_WRITE on the lock file),
-// just before the kernel releases the lock. inotify instances are limited per user
-// (fs.inotify.max_user_instances), so without one we fall back to polling.
+// leader chmods its socket once it listens (IN_ATTRIB; IN_MOVED_TO for one that binds
+// elsewhere and renames); a process that held the lock closes its descriptor when it exits
+// (IN_CLOSE_WRITE on the lock file), just before the kernel releases the lock. inotify
+// instances are limited per user (fs.inotify.max_user_instances), so without one we fall
+// back to polling.
 type dirWatch struct {
-	f      *os.File
-	name   []byte
-	lock   []byte
-	wake   chan struct{}
-	exited chan struct{} // closed when read returns
+	f        *os.File
+	name     []byte
+	lockName []byte
+	sock     chan struct{} // a socket may have appeared at the path
+	lock     chan struct{} // a descriptor of the lock file was closed
+	exited   chan struct{} // closed when read returns
 }
 
 func watchDir(path string) *dirWatch {
@@ -29,15 +31,17 @@ func watchDir(path string) *dirWatch {
 	if err != nil {
 		return nil
 	}
-	mask := uint32(unix.IN_CREATE | unix.IN_ATTRIB | unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE)
+	// Not IN_CREATE: a socket is created by bind, before listen, and a follower that dials
+	// then only wakes to be refused. Our leaders chmod the socket once it listens.
+	mask := uint32(unix.IN_ATTRIB | unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE)
 	if _, err := unix.InotifyAddWatch(fd, filepath.Dir(path), mask); err != nil {
 		unix.Close(fd)
 		return nil
 	}
 	w := &dirWatch{
 		f:    os.NewFile(uintptr(fd), "inotify"),
-		name: []byte(filepath.Base(path)), lock: []byte(filepath.Base(path) + ".lock"),
-		wake: make(chan struct{}, 1), exited: make(chan struct{}),
+		name: []byte(filepath.Base(path)), lockName: []byte(filepath.Base(path) + ".lock"),
+		sock: make(chan struct{}, 1), lock: make(chan struct{}, 1), exited: make(chan struct{}),
 	}
 	go w.read()
 	return w
@@ -57,15 +61,21 @@ func (w *dirWatch) read() {
 			nameLen := int(binary.NativeEndian.Uint32(buf[off+12:]))
 			name := bytes.TrimRight(buf[off+unix.SizeofInotifyEvent:min(n, off+unix.SizeofInotifyEvent+nameLen)], "\x00")
 			off += unix.SizeofInotifyEvent + nameLen
-			socket := bytes.Equal(name, w.name) && mask&unix.IN_CLOSE_WRITE == 0
-			lock := bytes.Equal(name, w.lock) && mask&unix.IN_CLOSE_WRITE != 0
-			if socket || lock || mask&unix.IN_Q_OVERFLOW != 0 {
-				select {
-				case w.wake <- struct{}{}:
-				default:
-				}
+			overflow := mask&unix.IN_Q_OVERFLOW != 0
+			if overflow || bytes.Equal(name, w.name) && mask&unix.IN_CLOSE_WRITE == 0 {
+				notify(w.sock)
+			}
+			if overflow || bytes.Equal(name, w.lockName) && mask&unix.IN_CLOSE_WRITE != 0 {
+				notify(w.lock)
 			}
 		}
+	}
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
