@@ -292,6 +292,7 @@ func (t *unixTransport) standby(pid int) {
 	}
 	t.leader.close()
 	t.leader, t.leaderPID, t.deck = nil, pid, false
+	t.watch.watchLock(false)
 	// The member's turn at the lock starts now (the failpoint a schedule can stop it at),
 	// though it tries the lock only once its leader is gone.
 	if !t.lock.held() && !t.lock.trying {
@@ -304,6 +305,7 @@ func (t *unixTransport) standby(pid int) {
 // lock the moment its process has exited (a pidfd), or a lock descriptor is closed.
 func (t *unixTransport) onDeck() {
 	t.deck = true
+	t.watch.watchLock(true)
 	if t.leader == nil && t.leaderPID > 0 && t.leaderPID != os.Getpid() {
 		t.leader = watchProcess(t.leaderPID)
 	}

@@ -19,6 +19,9 @@ import (
 // back to polling.
 type dirWatch struct {
 	f        *os.File
+	fd       int
+	dir      string
+	lockOn   bool // the watch reports lock descriptors being closed
 	name     []byte
 	lockName []byte
 	sock     chan struct{} // a socket may have appeared at the path
@@ -26,25 +29,52 @@ type dirWatch struct {
 	exited   chan struct{} // closed when read returns
 }
 
+// Watch masks: every follower wakes when a socket appears at the path; only the one on
+// deck also wakes when a lock descriptor is closed (each wake-up of the others would cost
+// the winner CPU at the worst moment). Not IN_CREATE: a socket is created by bind, before
+// listen, and a follower that dialled then would only wake to be refused. Our leaders chmod
+// the socket once it listens.
+const (
+	maskSocket = unix.IN_ATTRIB | unix.IN_MOVED_TO
+	maskLock   = maskSocket | unix.IN_CLOSE_WRITE
+)
+
 func watchDir(path string) *dirWatch {
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		return nil
 	}
-	// Not IN_CREATE: a socket is created by bind, before listen, and a follower that dials
-	// then only wakes to be refused. Our leaders chmod the socket once it listens.
-	mask := uint32(unix.IN_ATTRIB | unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE)
-	if _, err := unix.InotifyAddWatch(fd, filepath.Dir(path), mask); err != nil {
+	dir := filepath.Dir(path)
+	if _, err := unix.InotifyAddWatch(fd, dir, maskSocket); err != nil {
 		unix.Close(fd)
 		return nil
 	}
 	w := &dirWatch{
-		f:    os.NewFile(uintptr(fd), "inotify"),
+		f: os.NewFile(uintptr(fd), "inotify"), fd: fd, dir: dir,
 		name: []byte(filepath.Base(path)), lockName: []byte(filepath.Base(path) + ".lock"),
 		sock: make(chan struct{}, 1), lock: make(chan struct{}, 1), exited: make(chan struct{}),
 	}
 	go w.read()
 	return w
+}
+
+// watchLock turns the wake-ups for lock descriptors being closed on or off.
+func (w *dirWatch) watchLock(on bool) {
+	if w == nil || w.lockOn == on {
+		return
+	}
+	mask := uint32(maskSocket)
+	if on {
+		mask = maskLock
+	}
+	if _, err := unix.InotifyAddWatch(w.fd, w.dir, mask); err == nil {
+		w.lockOn = on
+	}
+	// A wake-up queued before is stale.
+	select {
+	case <-w.lock:
+	default:
+	}
 }
 
 func (w *dirWatch) read() {
