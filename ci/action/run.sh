@@ -4,13 +4,15 @@
 #   exit-code  splitbrain's exit code: 0 valid, 1 a violation, 2 inconclusive, 3 harness error
 #   verdict    the report's verdict (pass, fail, inconclusive, harness-error), or none
 #   out        the result folder
-#   artifact   a name for the uploaded folder (splitbrain-conformance, or ...-I-of-N for a shard)
+#   artifact   a name for the uploaded folder (splitbrain-conformance, or ...-I-of-N for a
+#              shard); empty when UPLOAD is not "true"
 # It exits 0 whatever the verdict, so that the upload and summary steps run; the action's
 # last step fails the job with exit-code.
 #
 # Environment: SPLITBRAIN (the binary; default splitbrain on PATH), IMPL (required),
 # TRANSPORT (unix), SIZE (full), SHARD (I/N or empty), OUT (default from SHARD), ARGS (more
-# flags for splitbrain conformance, split on spaces, e.g. "--case leader-kills").
+# flags for splitbrain conformance, split on spaces, e.g. "--case leader-kills"), UPLOAD
+# (the action's upload input, default true).
 set -uo pipefail
 
 sb=${SPLITBRAIN:-splitbrain}
@@ -24,6 +26,9 @@ if [ -z "$out" ]; then
 	fi
 fi
 artifact=$(basename "$out")
+if [ "${UPLOAD:-true}" != true ]; then
+	artifact= # nothing is uploaded: the summary names no artifact
+fi
 
 output() {
 	if [ -n "${GITHUB_OUTPUT:-}" ]; then

@@ -208,6 +208,7 @@ func uploaded(j job) string {
 
 var _ = Describe("The GitHub Action", Label("action"), func() {
 	It("passes an implementation that conforms: builds splitbrain from its checkout, uploads the results with a timeline per case, summarises, exits 0", func() {
+		need("python3", "apt-get install -y python3") // the job summary
 		j := runAction(map[string]string{
 			"impl": splitbrain + " peer", "size": "quick", "args": "--case leader-kills,stale-socket",
 		})
@@ -240,6 +241,7 @@ var _ = Describe("The GitHub Action", Label("action"), func() {
 	})
 
 	It("fails the job with exit 1 on a canary, and names the failed case, its evidence, replay and timeline", func() {
+		need("python3", "apt-get install -y python3") // the job summary
 		j := runAction(map[string]string{
 			"impl": splitbrain + " peer --impl probe-unlink", "size": "quick", "args": "--case planted-files",
 			"shard": "0/1", "setup-go": "false",
@@ -272,6 +274,7 @@ var _ = Describe("The GitHub Action", Label("action"), func() {
 	})
 
 	It("fails the job as a harness error, exit 3, when splitbrain cannot be installed", func() {
+		need("python3", "apt-get install -y python3") // the job summary
 		// GOPROXY=off: the version is looked up nowhere, and cannot be found.
 		j := runAction(map[string]string{"impl": splitbrain + " peer", "version": "v0.0.0-20000101000000-000000000000", "setup-go": "false", "upload": "false"},
 			"GOPROXY=off", "GOFLAGS=-mod=mod")
