@@ -45,6 +45,25 @@ func nonce() []byte {
 func (e *Elector) greet(c net.Conn) (string, uint64, int, error) {
 	c.SetDeadline(time.Now().Add(e.opts.HandshakeTimeout))
 	defer c.SetDeadline(time.Time{})
+	nc := nonce()
+	id := []byte(e.opts.ID)
+	lim := binary.BigEndian.AppendUint32(nil, uint32(e.opts.MaxMessage))
+	hello := func(nl []byte) error {
+		h := appendFrame(nil, frameHello, []byte{byte(len(id))}, id, nc, lim, e.mac("hello", nl, nc, id, lim))
+		if _, err := c.Write(h); err != nil {
+			return fmt.Errorf("handshake: %w", err)
+		}
+		return nil
+	}
+	// Without a secret (unix: the kernel vouches for the peer) the hello needs nothing from
+	// the challenge: send it at once, which saves the leader a wake-up and a round trip per
+	// member when a whole group reconnects.
+	early := e.secret == nil
+	if early {
+		if err := hello(nil); err != nil {
+			return "", 0, 0, err
+		}
+	}
 	typ, p, err := readFrame(c, 512, nil)
 	if err != nil {
 		var ne net.Error
@@ -62,12 +81,10 @@ func (e *Elector) greet(c net.Conn) (string, uint64, int, error) {
 		return "", 0, 0, fmt.Errorf("%w: %s answered, but not as a splitbrain leader (protocol %q)", ErrForeignListener, e.t, magic)
 	}
 	nl := bytes.Clone(p[len(magic):])
-	nc := nonce()
-	id := []byte(e.opts.ID)
-	lim := binary.BigEndian.AppendUint32(nil, uint32(e.opts.MaxMessage))
-	hello := appendFrame(nil, frameHello, []byte{byte(len(id))}, id, nc, lim, e.mac("hello", nl, nc, id, lim))
-	if _, err := c.Write(hello); err != nil {
-		return "", 0, 0, fmt.Errorf("handshake: %w", err)
+	if !early {
+		if err := hello(nl); err != nil {
+			return "", 0, 0, err
+		}
 	}
 	typ, p, err = readFrame(c, 512, nil)
 	if err != nil {
