@@ -58,6 +58,9 @@ class Peer {
     // id is this peer's id (p3), reused when the harness restarts a dead peer.
     this.id = env.SPLITBRAIN_PEER || `node-${process.pid}`;
     this.protocol = Number(env.SPLITBRAIN_PROTOCOL || PROTOCOL);
+    if (this.protocol !== PROTOCOL) {
+      process.stderr.write(`splitbrain.js speaks protocol ${PROTOCOL}, the harness ${this.protocol}: update the adapter\n`);
+    }
     // secret is the group's shared secret (tcp only), '' when there is none.
     this.secret = env.SPLITBRAIN_SECRET_FILE ? fs.readFileSync(env.SPLITBRAIN_SECRET_FILE, 'utf8').trim() : '';
     this.failpoints = parseFailpoints(env.SPLITBRAIN_FAILPOINTS);

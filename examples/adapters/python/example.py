@@ -39,6 +39,7 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the example in a checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import splitbrain  # noqa: E402  (beside this file)
 

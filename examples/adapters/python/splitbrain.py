@@ -77,6 +77,8 @@ class Peer:
         self.id = env.get("SPLITBRAIN_PEER") or "py-%d" % os.getpid()
         """This peer's id (p3), reused when the harness restarts a dead peer."""
         self.protocol = int(env.get("SPLITBRAIN_PROTOCOL", PROTOCOL))
+        if self.protocol != PROTOCOL:
+            sys.stderr.write("splitbrain.py speaks protocol %d, the harness %d: update the adapter\n" % (PROTOCOL, self.protocol))
         self.secret = ""
         """The group's shared secret (tcp only), "" when there is none."""
         if env.get("SPLITBRAIN_SECRET_FILE"):
