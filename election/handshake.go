@@ -120,8 +120,15 @@ func (e *Elector) admit(c net.Conn, epoch uint64, join func(id string, limit int
 	c.SetDeadline(time.Now().Add(e.opts.HandshakeTimeout))
 	defer c.SetDeadline(time.Time{})
 	nl := nonce()
-	if _, err := c.Write(appendFrame(nil, frameChallenge, []byte(magic), nl)); err != nil {
-		return err
+	challenge := appendFrame(nil, frameChallenge, []byte(magic), nl)
+	// Without a secret the member's hello does not depend on the challenge and comes first
+	// (see greet): the challenge then goes out with the welcome, in one write, and the
+	// member wakes once for both.
+	early := e.secret == nil
+	if !early {
+		if _, err := c.Write(challenge); err != nil {
+			return err
+		}
 	}
 	typ, p, err := readFrame(c, 512, nil)
 	if err != nil {
@@ -149,6 +156,9 @@ func (e *Elector) admit(c net.Conn, epoch uint64, join func(id string, limit int
 	ep := u64(epoch)
 	lim := binary.BigEndian.AppendUint32(nil, uint32(e.opts.MaxMessage))
 	w := appendFrame(nil, frameWelcome, ep, []byte{byte(len(lid))}, lid, lim, e.mac("welcome", nl, nc, ep, lid, lim))
+	if early {
+		w = append(challenge, w...)
+	}
 	if _, err := c.Write(w); err != nil {
 		return err
 	}

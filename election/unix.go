@@ -221,41 +221,42 @@ func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool,
 			return false, err
 		}
 		if !got {
-			var sock, lock, gone <-chan struct{}
+			var gone <-chan struct{}
+			if t.leader != nil {
+				gone = t.leader.gone
+			}
+			var sg sign
 			if t.watch != nil {
 				// The watch wakes us; the timer is only a safety net (for a leader outside
 				// this library that never chmods its socket, or a successor that hangs).
 				// The successor alone keeps the short timer: the kernel may release a dead
 				// leader's lock a little after its members see EOF, and after the lock
 				// descriptor's close event.
-				sock = t.watch.sock
-				if t.deck {
-					lock = t.watch.lock
-				} else {
+				if !t.deck {
 					wait = max(wait, watchNet)
 				}
-			}
-			if t.leader != nil {
-				gone = t.leader.gone
-			}
-			timer := time.NewTimer(wait)
-			defer timer.Stop()
-			select {
-			case <-gone:
-				// The leader we followed has exited, and with it its lock.
-				t.leader.close()
-				t.leader = nil
-				if got, err = t.lock.try(); err != nil || !got {
+				if sg, err = t.watch.next(ctx, wait, gone); err != nil {
 					return false, err
 				}
-			case <-lock:
+			} else {
+				timer := time.NewTimer(wait)
+				defer timer.Stop()
+				select {
+				case <-gone:
+					sg = signGone
+				case <-timer.C:
+				case <-ctx.Done():
+					return false, ctx.Err()
+				}
+			}
+			if sg != signGone {
 				return false, nil
-			case <-sock:
-				return false, nil
-			case <-timer.C:
-				return false, nil
-			case <-ctx.Done():
-				return false, ctx.Err()
+			}
+			// The leader we followed has exited, and with it its lock.
+			t.leader.close()
+			t.leader = nil
+			if got, err = t.lock.try(); err != nil || !got {
+				return false, err
 			}
 		}
 		t.lock.trying = false
@@ -307,7 +308,11 @@ func (t *unixTransport) onDeck() {
 	t.deck = true
 	t.watch.watchLock(true)
 	if t.leader == nil && t.leaderPID > 0 && t.leaderPID != os.Getpid() {
-		t.leader = watchProcess(t.leaderPID)
+		var kick func()
+		if w := t.watch; w != nil {
+			kick = func() { w.f.SetReadDeadline(aLongTimeAgo) }
+		}
+		t.leader = watchProcess(t.leaderPID, kick)
 	}
 }
 

@@ -2,38 +2,48 @@ package election
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// dirWatch tells followers that a new socket may be up or that the lock may be free, so
-// that after losing their leader they sleep until something happens instead of polling: with
-// dozens of followers on a few cores, polling would steal the CPU the new leader needs. A
-// leader chmods its socket once it listens (IN_ATTRIB; IN_MOVED_TO for one that binds
-// elsewhere and renames); a process that held the lock closes its descriptor when it exits
-// (IN_CLOSE_WRITE on the lock file), just before the kernel releases the lock. inotify
-// instances are limited per user (fs.inotify.max_user_instances), so without one we fall
-// back to polling.
+// A follower that lost its leader waits for a sign that the next one is up, or that the lock
+// may be free, instead of polling: with dozens of followers on a few cores, polling (or each
+// of them waking to try the lock) would steal the CPU the new leader needs. The signs:
+//
+//   - a socket appears at the path: our leaders chmod the socket once it listens (IN_ATTRIB;
+//     IN_MOVED_TO for one that binds elsewhere and renames). Not IN_CREATE: bind creates the
+//     socket before listen, and a follower that dialled then would only be refused;
+//   - for the member on deck only: a lock descriptor is closed (IN_CLOSE_WRITE on the lock
+//     file, just before the kernel releases a dead holder's lock), or the leader's process
+//     has exited (its pidfd becomes readable, all its files released).
+//
+// The election's goroutine reads the inotify descriptor itself, through the runtime's
+// netpoller, with a read deadline for the timer and for cancellation: a sign wakes that
+// goroutine and nothing else. (A reader goroutine handing signs over a channel cost a second
+// wake-up per follower; a ppoll(2) in the election's goroutine cost more still, as the
+// runtime takes the processor of a goroutine blocked in a system call away and must give it
+// back.) inotify instances are limited per user (fs.inotify.max_user_instances); without one,
+// followers fall back to a timer.
+
+// dirWatch is an inotify watch on the socket's directory.
 type dirWatch struct {
-	f        *os.File
+	f        *os.File // non-blocking: read through the netpoller
 	fd       int
 	dir      string
-	lockOn   bool // the watch reports lock descriptors being closed
 	name     []byte
 	lockName []byte
-	sock     chan struct{} // a socket may have appeared at the path
-	lock     chan struct{} // a descriptor of the lock file was closed
-	exited   chan struct{} // closed when read returns
+	lockOn   bool // the watch reports lock descriptors being closed
+	buf      [4096]byte
 }
 
 // Watch masks: every follower wakes when a socket appears at the path; only the one on
-// deck also wakes when a lock descriptor is closed (each wake-up of the others would cost
-// the winner CPU at the worst moment). Not IN_CREATE: a socket is created by bind, before
-// listen, and a follower that dialled then would only wake to be refused. Our leaders chmod
-// the socket once it listens.
+// deck also wakes when a lock descriptor is closed.
 const (
 	maskSocket = unix.IN_ATTRIB | unix.IN_MOVED_TO
 	maskLock   = maskSocket | unix.IN_CLOSE_WRITE
@@ -49,16 +59,13 @@ func watchDir(path string) *dirWatch {
 		unix.Close(fd)
 		return nil
 	}
-	w := &dirWatch{
+	return &dirWatch{
 		f: os.NewFile(uintptr(fd), "inotify"), fd: fd, dir: dir,
 		name: []byte(filepath.Base(path)), lockName: []byte(filepath.Base(path) + ".lock"),
-		sock: make(chan struct{}, 1), lock: make(chan struct{}, 1), exited: make(chan struct{}),
 	}
-	go w.read()
-	return w
 }
 
-// watchLock turns the wake-ups for lock descriptors being closed on or off.
+// watchLock turns the reports of lock descriptors being closed on or off.
 func (w *dirWatch) watchLock(on bool) {
 	if w == nil || w.lockOn == on {
 		return
@@ -70,56 +77,80 @@ func (w *dirWatch) watchLock(on bool) {
 	if _, err := unix.InotifyAddWatch(w.fd, w.dir, mask); err == nil {
 		w.lockOn = on
 	}
-	// A wake-up queued before is stale.
-	select {
-	case <-w.lock:
-	default:
-	}
 }
 
-func (w *dirWatch) read() {
-	defer close(w.exited)
-	buf := make([]byte, 16<<10)
+// sign is what ended a wait.
+type sign int
+
+const (
+	signTimeout sign = iota
+	signSocket       // a socket appeared at the path
+	signLock         // a lock descriptor was closed (deck only)
+	signGone         // the leader's process exited (deck only)
+)
+
+// next waits up to d for a sign. gone, if not nil, is closed when the leader's process has
+// exited (the procWatch then cuts the read short).
+func (w *dirWatch) next(ctx context.Context, d time.Duration, gone <-chan struct{}) (sign, error) {
+	w.f.SetReadDeadline(time.Now().Add(d))
+	defer w.f.SetReadDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { w.f.SetReadDeadline(aLongTimeAgo) })
+	defer stop()
 	for {
-		n, err := w.f.Read(buf)
-		if err != nil {
-			return
+		select {
+		case <-gone:
+			return signGone, nil
+		default:
 		}
+		n, err := w.f.Read(w.buf[:])
+		if err != nil {
+			if ctx.Err() != nil {
+				return signTimeout, ctx.Err()
+			}
+			select {
+			case <-gone:
+				return signGone, nil
+			default:
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return signTimeout, nil
+			}
+			return signTimeout, err
+		}
+		sock, lock := false, false
 		for off := 0; off+unix.SizeofInotifyEvent <= n; {
 			// struct inotify_event: wd, mask, cookie, len (native order), then the name.
-			mask := binary.NativeEndian.Uint32(buf[off+4:])
-			nameLen := int(binary.NativeEndian.Uint32(buf[off+12:]))
-			name := bytes.TrimRight(buf[off+unix.SizeofInotifyEvent:min(n, off+unix.SizeofInotifyEvent+nameLen)], "\x00")
+			mask := binary.NativeEndian.Uint32(w.buf[off+4:])
+			nameLen := int(binary.NativeEndian.Uint32(w.buf[off+12:]))
+			name := bytes.TrimRight(w.buf[off+unix.SizeofInotifyEvent:min(n, off+unix.SizeofInotifyEvent+nameLen)], "\x00")
 			off += unix.SizeofInotifyEvent + nameLen
 			overflow := mask&unix.IN_Q_OVERFLOW != 0
 			if overflow || bytes.Equal(name, w.name) && mask&unix.IN_CLOSE_WRITE == 0 {
-				notify(w.sock)
+				sock = true
 			}
 			if overflow || bytes.Equal(name, w.lockName) && mask&unix.IN_CLOSE_WRITE != 0 {
-				notify(w.lock)
+				lock = true
 			}
+		}
+		switch {
+		case sock:
+			return signSocket, nil
+		case lock && w.lockOn:
+			return signLock, nil
 		}
 	}
 }
 
-func notify(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
-
-// close stops the watch and waits for its goroutine.
 func (w *dirWatch) close() {
 	if w != nil {
 		w.f.Close()
-		<-w.exited
 	}
 }
 
-// procWatch tells a follower that the process it followed has exited: a pidfd becomes
-// readable only once the process is gone, all its files closed and its lock released. It
-// is polled by the runtime's netpoller, so waiting costs no thread.
+// procWatch tells the follower on deck that the process it followed has exited: a pidfd
+// becomes readable only once the process is gone, all its files closed and its lock
+// released. It is polled by the runtime's netpoller, so waiting costs no thread; kick, if
+// set, cuts the follower's current wait short.
 type procWatch struct {
 	pid    int
 	f      *os.File
@@ -128,7 +159,7 @@ type procWatch struct {
 }
 
 // watchProcess watches pid; nil if pidfds are unavailable (before Linux 5.10).
-func watchProcess(pid int) *procWatch {
+func watchProcess(pid int, kick func()) *procWatch {
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
 		return nil
@@ -148,6 +179,9 @@ func watchProcess(pid int) *procWatch {
 		err := raw.Read(func(uintptr) bool { calls++; return calls > 1 })
 		if err == nil {
 			close(p.gone)
+			if kick != nil {
+				kick()
+			}
 		}
 	}()
 	return p
