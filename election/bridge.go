@@ -480,6 +480,14 @@ func (l *link) fail() {
 	l.pmu.Unlock()
 }
 
+// closeWrite shuts down the writing half of c (or all of it, if it cannot).
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		return
+	}
+	c.Close()
+}
+
 // aLongTimeAgo is a deadline that makes a blocked write return at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -529,8 +537,10 @@ func (l *link) send(ctx context.Context, data []byte) error {
 	if err != nil {
 		l.forget(seq)
 		if n > 0 || ctx.Err() == nil {
-			// A frame cut in the middle breaks the stream: hang up, and elect again.
-			l.c.Close()
+			// A frame cut in the middle breaks the stream to the leader: stop writing, so
+			// the leader drops us. Reading goes on: what the leader wrote before it went
+			// (a closing leader drains its queues) is still ours to deliver.
+			closeWrite(l.c)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
