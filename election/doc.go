@@ -13,11 +13,15 @@
 // flock(2) on a lock file beside the socket (path + ".lock", never deleted by us) may remove a
 // socket or bind one, and it removes only a socket of its own uid that refuses connections.
 // The kernel releases the lock when its holder dies. The lock is only ever tried, never
-// waited for in a blocked call (which could not be interrupted): a follower tries it when its
-// leader's process is gone (a pidfd says so) or when a lock descriptor is closed in the
-// directory (inotify), so failover needs no timer. A departing leader closes its listener,
-// removes the path only if it still names its own socket, and releases the lock before it
-// hangs up on its members.
+// waited for in a blocked call (which could not be interrupted). The leader puts one member
+// "on deck" (the oldest); when the leader goes, that member tries the lock at once, again
+// when the leader's process is gone (a pidfd says so) or a lock descriptor is closed in the
+// directory (inotify), and on a short timer; the other members sleep until the next
+// leader's socket appears, so that on a small machine they leave the CPU to the winner.
+// (Any member also tries the lock once when it loses its leader, and every 50 ms, should the
+// one on deck be gone too.) A departing leader closes its listener, removes the path only
+// if it still names its own socket, and releases the lock before it hangs up on its
+// members.
 //
 // A leader checks every 50 ms that the path still names its socket and that the lock file
 // at the path is the one it holds. If either was removed or replaced (rm, a /tmp cleaner, a
