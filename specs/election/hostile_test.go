@@ -145,3 +145,31 @@ var _ = Describe("A hostile filesystem under a leader", func() {
 		Expect(st.Mode & 0o777).To(BeEquivalentTo(0o600))
 	})
 })
+
+var _ = Describe("A failover that also takes the leader's successor", func() {
+	It("still elects one reachable leader among the others, who were asleep", func() {
+		path := socketPath()
+		p1 := startPeer(peerSpec{ID: "p1", Addr: path})
+		Eventually(p1.Role).Should(HaveField("Kind", protocol.EventLeader))
+		// p2 joins first, so p1 puts it on deck: it alone would try the lock at once.
+		p2 := startPeer(peerSpec{ID: "p2", Addr: path})
+		Eventually(p1.membersSinceLead).Should(Equal([]string{"p2"}))
+		rest := []*peer{
+			startPeer(peerSpec{ID: "p3", Addr: path}),
+			startPeer(peerSpec{ID: "p4", Addr: path}),
+			startPeer(peerSpec{ID: "p5", Addr: path}),
+		}
+		Expect(awaitSettled(append([]*peer{p1, p2}, rest...))).To(Equal(p1))
+		epoch := p1.Role().Epoch
+
+		p1.signal(syscall.SIGKILL)
+		p2.signal(syscall.SIGKILL)
+		Eventually(p1.session).Should(gexec.Exit())
+		Eventually(p2.session).Should(gexec.Exit())
+
+		leader := awaitSettled(rest)
+		Expect(leader.Role().Epoch).To(BeNumerically(">", epoch))
+		expectKernelLeader(path, leader)
+		expectKernelMembers(path, leader, without(rest, leader))
+	})
+})
