@@ -67,7 +67,7 @@
 // # Closing
 //
 // [Elector.Close] waits for Run to return and leaves no goroutine, thread or descriptor
-// behind. Run after Close, or a second Run, returns [ErrClosed], and Events is closed.
+// behind, and Events is closed. Run after Close, or a second Run, returns [ErrClosed].
 //
 // Entry points: [New], [Elector.Run], [Elector.Events], [Elector.Send], [Elector.Close].
 // [Failpoints] let tests stop, slow or crash a process at named steps of an election.

@@ -157,8 +157,9 @@ func (e *Elector) ID() string { return e.opts.ID }
 func (e *Elector) Addr() string { return e.t.String() }
 
 // Events returns the channel of what happens to this Elector. Read it promptly: a full
-// channel holds up this process's part in relaying. It is closed when Run returns, when Run
-// is refused (a second Run, or Run after Close), and by Close if Run was never called.
+// channel holds up this process's part in relaying. It is closed when the running Run
+// returns, and by Close (or a Run after Close) if Run never ran: after Close, it is always
+// closed.
 func (e *Elector) Events() <-chan Event { return e.events }
 
 // IsLeader reports whether this process leads now.
@@ -171,7 +172,7 @@ func (e *Elector) IsLeader() bool {
 // Run takes part in the election until ctx is done or Close is called (it then returns nil),
 // or a problem that retrying cannot fix occurs (a file that is not ours appears at the path,
 // a foreign listener holds the address, MaxRetries failures in a row). Run may be called
-// once: a second call, or a call after Close, returns ErrClosed (and Events is closed).
+// once: a second call, or a call after Close, returns ErrClosed at once.
 func (e *Elector) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed || e.running {
