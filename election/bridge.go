@@ -57,9 +57,6 @@ const checkEvery = 50 * time.Millisecond
 func (e *Elector) serve(ctx context.Context, ln net.Listener, epoch uint64) error {
 	h := &hub{e: e, epoch: epoch, members: map[*member]struct{}{}, conns: map[net.Conn]struct{}{},
 		limit: e.opts.MaxMessage, flush: make(chan struct{})}
-	e.setRole(Leader, h, nil)
-	e.emit(ctx, Event{Kind: Leader, Epoch: epoch})
-
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -86,6 +83,8 @@ func (e *Elector) serve(ctx context.Context, ln net.Listener, epoch uint64) erro
 			}
 		}
 	}()
+	e.setRole(Leader, h, nil)
+	e.emit(ctx, Event{Kind: Leader, Epoch: epoch})
 	var err error
 	for {
 		var c net.Conn

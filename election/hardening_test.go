@@ -441,7 +441,10 @@ func TestCloseLeavesNothing(t *testing.T) {
 			if n := fdsOn(t, lock); n != fds {
 				t.Errorf("%d descriptors on the lock file after Close; %d before New", n, fds)
 			}
-			eventually(t, "goroutines back to their number before New", func() bool { return runtime.NumGoroutine() <= base })
+			if !sleepUntil(waitTimeout, func() bool { return runtime.NumGoroutine() <= base }) {
+				buf := make([]byte, 1<<20)
+				t.Fatalf("%d goroutines after Close; %d before New:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+			}
 		})
 	}
 }
