@@ -60,3 +60,39 @@ bench:
 
 clean:
 	rm -rf bin
+
+# --- Users' side: adapters, the GitHub Action, installation, releases ---
+
+.PHONY: adapters install-check release
+
+# The peer adapters (examples/adapters: Node.js and Python example peers under the harness,
+# and their --broken variants caught) and the GitHub Action's steps (action.yml, ci/action) on
+# real conformance runs. About a minute on 2 cores; part of make test too.
+adapters:
+	$(GO) test -count=1 -timeout 10m ./specs/adapters/
+
+# `go install github.com/splitbrain-dev/splitbrain/cmd/splitbrain@VERSION` from a clean
+# module cache, through a local file:// proxy holding HEAD (committed files); offline after
+# `go mod download` (ONLINE=1 verifies dependencies with the checksum database instead).
+install-check:
+	ci/install-check.sh
+
+# Static release binaries: bin/release/splitbrain-VERSION-linux-{amd64,arm64} and SHA256SUMS.
+# make release VERSION=v1.2.3 (default: git describe). The host's binary must print VERSION.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+RELEASE_DIR ?= bin/release
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64
+release:
+	rm -rf $(RELEASE_DIR)
+	mkdir -p $(RELEASE_DIR)
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; out=$(RELEASE_DIR)/splitbrain-$(VERSION)-$$os-$$arch; \
+	  echo "$$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $$out ./cmd/splitbrain; \
+	done
+	cd $(RELEASE_DIR) && sha256sum splitbrain-$(VERSION)-* > SHA256SUMS
+	@host=$(RELEASE_DIR)/splitbrain-$(VERSION)-$$($(GO) env GOOS)-$$($(GO) env GOARCH); \
+	  if [ -x "$$host" ]; then \
+	    v=$$("$$host" version); echo "$$v"; \
+	    case "$$v" in *" $(VERSION) "*) ;; *) echo "make release: $$host version printed \"$$v\", want $(VERSION)"; exit 1;; esac; \
+	  fi

@@ -205,10 +205,43 @@ func ownsSocket(pid int, ino uint64) bool {
 	return false
 }
 
+// taskStat sums, over the threads of process pid, the CPU time and the time spent waiting
+// on a run queue (ns), and the number of times a thread was put on a CPU (each wake-up of a
+// thread counts one), from /proc/PID/task/*/schedstat. Threads that exited are not counted,
+// which is close enough over one round.
+func taskStat(pid int) (cpu, wait, runs int64) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, 0
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "schedstat"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 3 {
+			continue
+		}
+		c, _ := strconv.ParseInt(f[0], 10, 64)
+		w, _ := strconv.ParseInt(f[1], 10, 64)
+		r, _ := strconv.ParseInt(f[2], 10, 64)
+		cpu += c
+		wait += w
+		runs += r
+	}
+	return cpu, wait, runs
+}
+
 // BenchmarkFailover SIGKILLs the leader of N followers (separate processes) round after
 // round, and measures, from just before the kill, the new leader's Leader event
 // (failover-leader) and the last survivor's Follower event for the new epoch
-// (failover-all). To show where the time goes it also reports the first survivor's Lost
+// (failover-all). To show where the time goes it also reports, from the kernel's schedstat,
+// how long the winner waited on a run queue and ran between the kill and its Leader event
+// (winner-runq, winner-cpu), and the CPU all the other survivors used between the kill and the
+// last Follower event (survivors-cpu, in total) and how many times, on average, one of their
+// threads was put on a CPU (survivor-wakeups, a count); and the first survivor's Lost
 // event (first-lost: the kernel tearing the killed process down), the winner's own Lost to
 // Leader (winner-lost-to-leader: dial, lock, probe, unlink, bind) and Leader to the last
 // Follower (leader-to-all: the survivors' retry backoff and handshakes). Each process stamps its events with
@@ -235,10 +268,19 @@ func benchFailover(b *testing.B, followers int) {
 	p.followAll(leader, epoch)
 
 	var toLeader, toAll, toLost, winner, catchUp []float64 // µs
+	var winRunq, winCPU, herdCPU []float64                 // µs
+	var herdRuns []float64                                 // per survivor
+	type stat struct{ cpu, wait, runs int64 }
+	before := map[*proc]stat{}
 	for b.Loop() {
 		old := leader
+		clear(before)
 		for pr := range p.procs {
 			pr.lost = 0
+			if pr != old {
+				c, w, r := taskStat(pr.cmd.Process.Pid)
+				before[pr] = stat{c, w, r}
+			}
 		}
 		t0 := monoNow()
 		syscall.Kill(old.cmd.Process.Pid, syscall.SIGKILL)
@@ -258,8 +300,22 @@ func benchFailover(b *testing.B, followers int) {
 				leader, tl = o.p, o.mono
 			}
 		}
+		wc, ww, _ := taskStat(leader.cmd.Process.Pid)
 		ta := p.followAll(leader, epoch)
 		b.StopTimer()
+		winRunq = append(winRunq, float64(ww-before[leader].wait)/1e3)
+		winCPU = append(winCPU, float64(wc-before[leader].cpu)/1e3)
+		var herd, runs, n int64
+		for pr := range p.procs {
+			if pr != leader {
+				c, _, r := taskStat(pr.cmd.Process.Pid)
+				herd += c - before[pr].cpu
+				runs += r - before[pr].runs
+				n++
+			}
+		}
+		herdCPU = append(herdCPU, float64(herd)/1e3)
+		herdRuns = append(herdRuns, float64(runs)/float64(max(n, 1)))
 		toLeader = append(toLeader, float64(tl-t0)/1e3)
 		if tlost != 0 {
 			toLost = append(toLost, float64(tlost-t0)/1e3)
@@ -288,10 +344,17 @@ func benchFailover(b *testing.B, followers int) {
 	report(b, "first-lost", toLost)
 	report(b, "winner-lost-to-leader", winner)
 	report(b, "leader-to-all", catchUp)
+	report(b, "winner-runq", winRunq)
+	report(b, "winner-cpu", winCPU)
+	report(b, "survivors-cpu", herdCPU)
+	reportIn(b, "survivor-wakeups", "n", herdRuns)
 }
 
 // report adds min, median, p99 and max of samples (µs) as metrics named prefix-STAT-µs.
-func report(b *testing.B, prefix string, samples []float64) {
+func report(b *testing.B, prefix string, samples []float64) { reportIn(b, prefix, "µs", samples) }
+
+// reportIn adds min, median, p99 and max of samples as metrics named prefix-STAT-unit.
+func reportIn(b *testing.B, prefix, unit string, samples []float64) {
 	if len(samples) == 0 {
 		return
 	}
@@ -299,10 +362,10 @@ func report(b *testing.B, prefix string, samples []float64) {
 	q := func(f float64) float64 {
 		return samples[min(len(samples)-1, int(math.Ceil(f*float64(len(samples))))-1)]
 	}
-	b.ReportMetric(samples[0], prefix+"-min-µs")
-	b.ReportMetric(q(0.5), prefix+"-p50-µs")
-	b.ReportMetric(q(0.99), prefix+"-p99-µs")
-	b.ReportMetric(samples[len(samples)-1], prefix+"-max-µs")
+	b.ReportMetric(samples[0], prefix+"-min-"+unit)
+	b.ReportMetric(q(0.5), prefix+"-p50-"+unit)
+	b.ReportMetric(q(0.99), prefix+"-p99-"+unit)
+	b.ReportMetric(samples[len(samples)-1], prefix+"-max-"+unit)
 }
 
 // BenchmarkBridge: 8 members in this process, one leader. Seven followers send

@@ -170,7 +170,8 @@ func TestBridge(t *testing.T) {
 }
 
 // rawMember joins the leader at path by hand, speaking the frames of frame.go and
-// handshake.go (unix: no secret, so an empty MAC), and then never reads again.
+// handshake.go (unix: no secret, so an empty MAC, and the hello first), and then never
+// reads again.
 func rawMember(t *testing.T, path, id string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("unix", path)
@@ -179,16 +180,18 @@ func rawMember(t *testing.T, path, id string) net.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(waitTimeout))
-	typ, p := readRaw(t, c)
-	const magic = "splitbrain/1"
-	if typ != 'C' || !bytes.HasPrefix(p, []byte(magic)) || len(p) != len(magic)+16 {
-		t.Fatalf("challenge: type %q payload %q", typ, p)
-	}
+	// On unix the member speaks first: its hello needs nothing from the challenge.
 	hello := []byte{byte(len(id))}
 	hello = append(hello, id...)
-	hello = append(hello, make([]byte, 16)...) // our nonce
+	hello = append(hello, make([]byte, 16)...)                               // our nonce
+	hello = binary.BigEndian.AppendUint32(hello, election.DefaultMaxMessage) // our message limit
 	if _, err := c.Write(frame('H', hello)); err != nil {
 		t.Fatal(err)
+	}
+	typ, p := readRaw(t, c)
+	const magic = "splitbrain/2"
+	if typ != 'C' || !bytes.HasPrefix(p, []byte(magic)) || len(p) != len(magic)+16 {
+		t.Fatalf("challenge: type %q payload %q", typ, p)
 	}
 	if typ, p = readRaw(t, c); typ != 'W' {
 		t.Fatalf("welcome: type %q payload %q", typ, p)

@@ -38,4 +38,15 @@ var (
 	ErrClosed = errors.New("elector closed")
 	// ErrProtocol: a peer sent a frame that breaks the wire protocol.
 	ErrProtocol = errors.New("wire protocol violation")
+	// ErrDisplaced: the leader's socket path no longer names the socket it listens on, or
+	// its lock file was removed or replaced; it resigned so that one reachable leader can
+	// take the path. Lost events carry it.
+	ErrDisplaced = errors.New("leader displaced")
+	// ErrUndelivered: a leader that closed or resigned could not write, within
+	// Options.DrainTimeout, messages it had queued (and acknowledged) for a member; the
+	// member's Disconnection event carries it with the count.
+	ErrUndelivered = errors.New("queued messages undelivered")
+	// ErrTooManyRetries: Run gave up after Options.MaxRetries failed attempts in a row; it
+	// wraps the last cause.
+	ErrTooManyRetries = errors.New("too many failed attempts")
 )

@@ -19,11 +19,16 @@ const (
 	Lost
 	// Message: a broadcast from another member arrived. Member is the sender.
 	Message
+	// Retry: an election attempt failed with an error that retrying may fix (out of file
+	// descriptors, a full disk, a permission or a lock file that cannot be read). Err is the
+	// cause and Attempt counts the failures in a row; the Elector waits (10 ms, doubling up
+	// to 1 s) and tries again, and Run gives up after Options.MaxRetries of them.
+	Retry
 )
 
 var kindNames = map[EventKind]string{
 	Leader: "leader", Follower: "follower", Connection: "connection",
-	Disconnection: "disconnection", Lost: "lost", Message: "message",
+	Disconnection: "disconnection", Lost: "lost", Message: "message", Retry: "retry",
 }
 
 // String returns the kind's protocol name, e.g. "leader".
@@ -49,10 +54,13 @@ type Event struct {
 	Member string
 	// Data is a Message's payload. It belongs to the receiver.
 	Data []byte
-	// Err says why, for Lost and Disconnection.
+	// Err says why, for Lost, Disconnection and Retry.
 	Err error
+	// Attempt counts the failed attempts in a row (Retry).
+	Attempt int
 }
 
+// String describes the event in one line, e.g. "follower of p1 epoch=3".
 func (e Event) String() string {
 	switch e.Kind {
 	case Leader:
@@ -61,8 +69,15 @@ func (e Event) String() string {
 		return fmt.Sprintf("follower of %s epoch=%d", e.Leader, e.Epoch)
 	case Message:
 		return fmt.Sprintf("message from %s (%d bytes)", e.Member, len(e.Data))
-	case Lost, Disconnection:
-		return fmt.Sprintf("%s %s: %v", e.Kind, e.Member, e.Err)
+	case Lost:
+		if e.Leader != "" {
+			return fmt.Sprintf("lost leader %s epoch=%d: %v", e.Leader, e.Epoch, e.Err)
+		}
+		return fmt.Sprintf("lost leadership epoch=%d: %v", e.Epoch, e.Err)
+	case Disconnection:
+		return fmt.Sprintf("disconnection %s: %v", e.Member, e.Err)
+	case Retry:
+		return fmt.Sprintf("retry attempt=%d: %v", e.Attempt, e.Err)
 	}
 	return fmt.Sprintf("%s %s", e.Kind, e.Member)
 }

@@ -9,16 +9,19 @@ import (
 // Wire frames: a 4-byte big-endian length (of type + payload), a type byte, the payload.
 const (
 	frameChallenge byte = 'C' // leader → member: magic, nonce
-	frameHello     byte = 'H' // member → leader: id, nonce, mac
-	frameWelcome   byte = 'W' // leader → member: leader id, epoch, mac
+	frameHello     byte = 'H' // member → leader: id, nonce, max message(4), mac
+	frameWelcome   byte = 'W' // leader → member: epoch, leader id, max message(4), mac
 	frameRefuse    byte = 'R' // leader → member: reason
 	frameSend      byte = 'S' // member → leader: seq(8), data
 	frameAck       byte = 'A' // leader → member: seq(8)
+	frameNack      byte = 'N' // leader → member: seq(8), reason (the message was relayed to nobody)
 	frameDeliver   byte = 'D' // leader → member: len(from)(2), from, data
+	frameDeck      byte = 'U' // leader → member: you are my successor (try the lock first)
 )
 
 // magic opens every challenge so a member can tell a group leader from an unrelated program.
-const magic = "splitbrain/1"
+// Version 2 added the message limits to the handshake.
+const magic = "splitbrain/2"
 
 // frameOverhead is what a frame adds to its payload, beyond the message itself: the length,
 // the type, and the largest header (a sequence number or a member id).

@@ -26,6 +26,9 @@ var helpers = map[string]func() int{
 	"new":     helperNew,
 	"crash":   helperCrash,
 	"elector": helperElector,
+	"hold":    helperHold,
+	"emfile":  helperEMFILE,
+	"open":    helperOpen,
 }
 
 func TestMain(m *testing.M) {

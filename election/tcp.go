@@ -96,7 +96,13 @@ func (t *tcpTransport) dial(ctx context.Context, timeout time.Duration) (net.Con
 func (t *tcpTransport) checkPeer(net.Conn, bool) (int, error) { return 0, nil }
 
 // standby has nothing to queue on: the port is the election.
-func (t *tcpTransport) standby() {}
+func (t *tcpTransport) standby(int) {}
+
+// onDeck changes nothing: every member tries to bind when the leader goes.
+func (t *tcpTransport) onDeck() {}
+
+// check has nothing to watch: nobody can take a bound port from its listener.
+func (t *tcpTransport) check() error { return nil }
 
 func (t *tcpTransport) watching() bool { return false }
 
@@ -107,7 +113,7 @@ func (t *tcpTransport) campaign(ctx context.Context, wait time.Duration) (bool, 
 	return true, ctx.Err()
 }
 
-func (t *tcpTransport) lead(ctx context.Context, timeout time.Duration) (net.Listener, uint64, net.Conn, error) {
+func (t *tcpTransport) lead(ctx context.Context, timeout time.Duration, floor uint64) (net.Listener, uint64, net.Conn, error) {
 	t.fp.Hit(FailAfterLock)
 	t.fp.Hit(FailAfterProbe)
 	t.fp.Hit(FailBeforeListen)
@@ -120,7 +126,7 @@ func (t *tcpTransport) lead(ctx context.Context, timeout time.Duration) (net.Lis
 		}
 		return nil, 0, nil, fmt.Errorf("listen %s: %w", t.addr, err)
 	}
-	epoch, err := t.nextEpoch(ctx)
+	epoch, err := t.nextEpoch(ctx, floor)
 	if err != nil {
 		ln.Close()
 		return nil, 0, nil, err
@@ -131,17 +137,12 @@ func (t *tcpTransport) lead(ctx context.Context, timeout time.Duration) (net.Lis
 
 // nextEpoch bumps the counter in the epoch file under its lock. The lock is held only for
 // the update: the port itself is the election.
-func (t *tcpTransport) nextEpoch(ctx context.Context) (uint64, error) {
-	select {
-	case <-t.epochs.wait():
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	if err := t.epochs.acquired(); err != nil {
+func (t *tcpTransport) nextEpoch(ctx context.Context, floor uint64) (uint64, error) {
+	if err := t.epochs.lockWait(ctx); err != nil {
 		return 0, err
 	}
 	defer t.epochs.release()
-	return t.epochs.nextEpoch()
+	return t.epochs.nextEpoch(floor)
 }
 
 func (t *tcpTransport) resign(ln net.Listener) {

@@ -34,11 +34,16 @@ type unixTransport struct {
 	uid      int
 	fp       *Failpoints
 
-	lock  *flock
-	watch *dirWatch // nil until the first standby, or if inotify is unavailable
+	lock      *flock
+	watch     *dirWatch  // nil until the first standby, or if inotify is unavailable
+	leader    *procWatch // the process we follow, while on deck (nil without a pidfd)
+	leaderPID int        // the process we follow
+	deck      bool       // the leader made us its successor
 
-	// inode of the socket we bound, so Close removes only our own.
+	// the socket we bound, so Close removes only our own, and the epoch we lead.
 	boundIno uint64
+	boundDev uint64
+	epoch    uint64
 }
 
 func newUnixTransport(addr string, fp *Failpoints) (*unixTransport, error) {
@@ -63,6 +68,9 @@ func newUnixTransport(addr string, fp *Failpoints) (*unixTransport, error) {
 	case !st.IsDir():
 		return nil, fmt.Errorf("%w: %s is not a directory", ErrBadDirectory, dir)
 	}
+	if err := checkDirectory(dir, os.Geteuid()); err != nil {
+		return nil, err
+	}
 	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
 		return nil, fmt.Errorf("%w: directory %s is not writable by uid %d: choose a directory you own",
 			ErrBadDirectory, dir, os.Geteuid())
@@ -77,6 +85,25 @@ func newUnixTransport(addr string, fp *Failpoints) (*unixTransport, error) {
 	}
 	t.lock = lock
 	return t, nil
+}
+
+// checkDirectory refuses a directory in which another user could remove or replace our
+// socket or lock file: one owned by another user (root excepted), or one others may write
+// in without the sticky bit that /tmp has.
+func checkDirectory(dir string, uid int) error {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadDirectory, dir, err)
+	}
+	if int(st.Uid) != uid && st.Uid != 0 {
+		return fmt.Errorf("%w: directory %s belongs to uid %d, who could remove or replace the socket and its lock file: choose a directory owned by you (or root)",
+			ErrBadDirectory, dir, st.Uid)
+	}
+	if st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
+		return fmt.Errorf("%w: directory %s (mode %04o) lets other users remove or replace the socket and its lock file: chmod go-w %s, or chmod +t %s as /tmp is, or choose another directory",
+			ErrBadDirectory, dir, st.Mode&0o7777, dir, dir)
+	}
+	return nil
 }
 
 func (t *unixTransport) String() string { return t.path }
@@ -176,38 +203,66 @@ func peerCred(c net.Conn) (*unix.Ucred, error) {
 	return cred, nil
 }
 
-// campaign waits until this process holds the election lock (true), or until wait has
-// passed (false: try to reach a leader again). The wait is the kernel's: a blocked flock,
-// queued early (see standby), so the lock passes to a survivor the moment its holder dies.
+// campaign tries the election lock: true once this process holds it (and the lock file is
+// still the one at the path), false when it should try to reach a leader again. The lock is
+// taken with LOCK_NB, never by a blocked flock(2): a blocked call cannot be interrupted, so
+// it would keep a thread and the lock's descriptor after Close. Instead a process that finds
+// the lock taken sleeps until something says the holder may be gone: the leader it followed
+// exits (pidfd), a lock descriptor is closed or a socket appears in the directory
+// (inotify), or wait passes.
 func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool, error) {
 	if !t.lock.held() {
-		if !t.lock.waiting() {
+		if !t.lock.trying {
 			t.fp.Hit(FailBeforeLock)
+			t.lock.trying = true
 		}
-		var wake <-chan struct{}
-		if t.watch != nil {
-			// The watch wakes us when a socket appears; the timer is only a safety net
-			// (for a leader outside this library that never chmods its socket).
-			wake, wait = t.watch.wake, max(wait, watchNet)
+		got, err := t.lock.try()
+		if err != nil {
+			return false, err
 		}
-		timer := time.NewTimer(wait)
-		defer timer.Stop()
-		select {
-		case <-t.lock.wait():
-		case <-wake:
-			return false, nil
-		case <-timer.C:
-			return false, nil
-		case <-ctx.Done():
-			return false, ctx.Err()
+		if !got {
+			var gone <-chan struct{}
+			if t.leader != nil {
+				gone = t.leader.gone
+			}
+			var sg sign
+			if t.watch != nil {
+				// The watch wakes us; the timer is only a safety net (for a leader outside
+				// this library that never chmods its socket, or a successor that hangs).
+				// The successor alone keeps the short timer: the kernel may release a dead
+				// leader's lock a little after its members see EOF, and after the lock
+				// descriptor's close event.
+				if !t.deck {
+					wait = max(wait, watchNet)
+				}
+				if sg, err = t.watch.next(ctx, wait, gone); err != nil {
+					return false, err
+				}
+			} else {
+				timer := time.NewTimer(wait)
+				defer timer.Stop()
+				select {
+				case <-gone:
+					sg = signGone
+				case <-timer.C:
+				case <-ctx.Done():
+					return false, ctx.Err()
+				}
+			}
+			if sg != signGone {
+				return false, nil
+			}
+			// The leader we followed has exited, and with it its lock.
+			t.leader.close()
+			t.leader = nil
+			if got, err = t.lock.try(); err != nil || !got {
+				return false, err
+			}
 		}
+		t.lock.trying = false
 	}
 	if t.lock.validated() {
 		return true, nil
-	}
-	// However the grant arrived (now, or while we were busy elsewhere), it is checked once.
-	if err := t.lock.acquired(); err != nil {
-		return false, err
 	}
 	t.fp.Hit(FailAfterLock)
 	// The lock is only worth anything if the file we locked is the one at the path.
@@ -228,22 +283,66 @@ func (t *unixTransport) campaign(ctx context.Context, wait time.Duration) (bool,
 // watching reports whether a directory watch will wake this process for a new socket.
 func (t *unixTransport) watching() bool { return t.watch != nil }
 
-// standby queues on the lock while this process follows, so that when the leader dies the
-// kernel hands the lock to a survivor without any dial or timer in between.
-func (t *unixTransport) standby() {
+// standby prepares a follower of the leader process pid for its leader's end: a directory
+// watch, so it sleeps until the next leader's socket appears. Only the member the leader
+// put on deck (see onDeck) also wakes for the lock: with dozens of followers on a few cores,
+// every survivor waking to try the lock would steal the CPU the winner needs.
+func (t *unixTransport) standby(pid int) {
 	if t.watch == nil {
 		t.watch = watchDir(t.path)
 	}
-	if !t.lock.held() && !t.lock.waiting() {
+	t.leader.close()
+	t.leader, t.leaderPID, t.deck = nil, pid, false
+	t.watch.watchLock(false)
+	// The member's turn at the lock starts now (the failpoint a schedule can stop it at),
+	// though it tries the lock only once its leader is gone.
+	if !t.lock.held() && !t.lock.trying {
 		t.fp.Hit(FailBeforeLock)
-		t.lock.wait()
+		t.lock.trying = true
 	}
+}
+
+// onDeck makes this follower the leader's successor: when the leader goes, it tries the
+// lock the moment its process has exited (a pidfd), or a lock descriptor is closed.
+func (t *unixTransport) onDeck() {
+	t.deck = true
+	t.watch.watchLock(true)
+	if t.leader == nil && t.leaderPID > 0 && t.leaderPID != os.Getpid() {
+		var kick func()
+		if w := t.watch; w != nil {
+			kick = func() { w.f.SetReadDeadline(aLongTimeAgo) }
+		}
+		t.leader = watchProcess(t.leaderPID, kick)
+	}
+}
+
+// check is the leader's watchdog: it reports why this process must stop leading, if the path
+// no longer names the socket it listens on (removed, replaced, its directory renamed), or
+// the lock file at the path is not the one it holds (removed or replaced). Either way, new
+// processes could not find this leader, or could lock another file and lead beside it.
+func (t *unixTransport) check() error {
+	var st unix.Stat_t
+	if err := unix.Lstat(t.path, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return fmt.Errorf("%w: %s no longer exists (removed, or its directory renamed)", ErrDisplaced, t.path)
+		}
+		return nil // we cannot tell (EACCES...): keep leading
+	}
+	if st.Ino != t.boundIno || st.Dev != t.boundDev {
+		return fmt.Errorf("%w: %s now names another file (inode %d), not our socket (inode %d)",
+			ErrDisplaced, t.path, st.Ino, t.boundIno)
+	}
+	if same, err := t.lock.current(); err == nil && !same {
+		return fmt.Errorf("%w: lock file %s was removed or replaced", ErrDisplaced, t.lockPath)
+	}
+	return nil
 }
 
 // lead turns the lock into leadership: it probes the path, removes a stale socket of ours,
 // binds and listens. If a live listener answers at the path, it returns its connection
-// instead (the caller follows it, still holding the lock).
-func (t *unixTransport) lead(ctx context.Context, timeout time.Duration) (net.Listener, uint64, net.Conn, error) {
+// instead (the caller follows it, still holding the lock). The epoch is one more than both
+// the one stored in the lock file and floor, the greatest this process has seen.
+func (t *unixTransport) lead(ctx context.Context, timeout time.Duration, floor uint64) (net.Listener, uint64, net.Conn, error) {
 	ino, err := t.inspect()
 	if err != nil {
 		return nil, 0, nil, err
@@ -271,7 +370,7 @@ func (t *unixTransport) lead(ctx context.Context, timeout time.Duration) (net.Li
 			}
 		}
 	}
-	epoch, err := t.lock.nextEpoch()
+	epoch, err := t.lock.nextEpoch(floor)
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -292,7 +391,7 @@ func (t *unixTransport) lead(ctx context.Context, timeout time.Duration) (net.Li
 		ln.Close()
 		return nil, 0, nil, fmt.Errorf("stat %s after listen: %w", t.path, err)
 	}
-	t.boundIno = st.Ino
+	t.boundIno, t.boundDev, t.epoch = st.Ino, st.Dev, epoch
 	if err := unix.Chmod(t.path, 0o600); err != nil {
 		t.closeListener(ln)
 		return nil, 0, nil, fmt.Errorf("chmod 0600 %s: %w", t.path, err)
@@ -305,17 +404,22 @@ func (t *unixTransport) lead(ctx context.Context, timeout time.Duration) (net.Li
 func (t *unixTransport) closeListener(ln net.Listener) {
 	ln.Close()
 	var st unix.Stat_t
-	if t.boundIno != 0 && unix.Lstat(t.path, &st) == nil && st.Ino == t.boundIno &&
+	if t.boundIno != 0 && unix.Lstat(t.path, &st) == nil && st.Ino == t.boundIno && st.Dev == t.boundDev &&
 		st.Mode&unix.S_IFMT == unix.S_IFSOCK {
 		unix.Unlink(t.path)
 	}
-	t.boundIno = 0
+	t.boundIno, t.boundDev = 0, 0
 }
 
 // resign gives up leadership: the listener goes first, the lock last, so no successor can
-// bind while our socket still answers.
+// bind while our socket still answers. If the lock file at the path is no longer the one
+// we hold (deleted or replaced), our epoch is first written into the one that is there
+// now, before our socket goes: whoever leads next reads it there, so epochs never go back.
 func (t *unixTransport) resign(ln net.Listener) {
 	if ln != nil {
+		if same, err := t.lock.current(); err == nil && !same && t.epoch != 0 {
+			t.lock.carry(t.epoch)
+		}
 		t.closeListener(ln)
 	}
 	t.lock.release()
@@ -323,23 +427,23 @@ func (t *unixTransport) resign(ln net.Listener) {
 
 func (t *unixTransport) close() {
 	t.watch.close()
+	t.leader.close()
+	t.leader = nil
 	t.lock.close()
 }
 
-// flock is the election lock: an flock(2) on a regular file that is never deleted. A
-// goroutine waits in a blocking flock, so the kernel wakes exactly one waiter when the holder
-// releases the lock or dies.
+// flock is the election lock: an flock(2) on a regular file that is never deleted. It is
+// only ever tried (LOCK_NB); see campaign for how a process waits for it.
 type flock struct {
 	path string
 	uid  int
 
 	mu      sync.Mutex
 	f       *os.File
-	done    chan struct{} // closed when the waiter returns
-	err     error         // the waiter's result
 	holding bool
 	checked bool // the held lock passed campaign's checks
 	closed  bool
+	trying  bool // before-lock was hit for the current wait (campaign's goroutine only)
 }
 
 func openFlock(path string, uid int) (*flock, error) {
@@ -352,6 +456,9 @@ func openFlock(path string, uid int) (*flock, error) {
 	return l, nil
 }
 
+// open opens (or creates) the lock file, refusing anything that is not a regular file of
+// ours, and tightens its mode to 0600: while anyone else can open it, anyone can flock it
+// and freeze the election.
 func (l *flock) open() (*os.File, error) {
 	// O_NOFOLLOW: a symlink is refused, not followed; O_NONBLOCK: a FIFO cannot hang us.
 	fd, err := unix.Open(l.path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
@@ -361,13 +468,16 @@ func (l *flock) open() (*os.File, error) {
 			return nil, fmt.Errorf("%w: %s is a symbolic link; remove it or choose another socket path", ErrBadLockFile, l.path)
 		case errors.Is(err, unix.EISDIR):
 			return nil, fmt.Errorf("%w: %s is a directory, not a regular file; remove it or choose another socket path", ErrBadLockFile, l.path)
+		case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+			return nil, fmt.Errorf("%w: %s cannot be opened by uid %d (%v); remove it or choose another socket path", ErrBadLockFile, l.path, l.uid, err)
 		}
-		return nil, fmt.Errorf("%w: open %s: %v", ErrBadLockFile, l.path, err)
+		// EMFILE, ENFILE, ENOSPC, ENOMEM...: worth retrying.
+		return nil, fmt.Errorf("open lock file %s: %w", l.path, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("%w: stat %s: %v", ErrBadLockFile, l.path, err)
+		return nil, fmt.Errorf("stat lock file %s: %w", l.path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
@@ -379,6 +489,13 @@ func (l *flock) open() (*os.File, error) {
 		return nil, fmt.Errorf("%w: %s belongs to uid %d, not %d; choose another socket path",
 			ErrBadLockFile, l.path, st.Uid, l.uid)
 	}
+	if st.Mode&0o7077 != 0 {
+		if err := unix.Fchmod(fd, 0o600); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("%w: %s has mode %04o, so other users can lock it, and chmod 0600 failed: %v",
+				ErrBadLockFile, l.path, st.Mode&0o7777, err)
+		}
+	}
 	if err := unix.SetNonblock(fd, false); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -386,49 +503,43 @@ func (l *flock) open() (*os.File, error) {
 	return os.NewFile(uintptr(fd), l.path), nil
 }
 
-// wait starts the blocking waiter if none runs and returns a channel closed once it returns.
-func (l *flock) wait() <-chan struct{} {
+// try takes the lock if it is free, without waiting.
+func (l *flock) try() (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.done == nil {
-		done := make(chan struct{})
-		l.done = done
-		f := l.f
-		go func() {
-			// A blocked flock cannot be interrupted. Control keeps the descriptor open for
-			// the call even if the elector closes the file meanwhile; the lock the call
-			// then gets belongs to a file nobody holds anymore, and the kernel drops it.
-			var err error
-			raw, rerr := f.SyscallConn()
-			if rerr != nil {
-				err = rerr
-			} else if cerr := raw.Control(func(fd uintptr) {
-				for {
-					err = unix.Flock(int(fd), unix.LOCK_EX)
-					if err != unix.EINTR {
-						break
-					}
-				}
-			}); cerr != nil {
-				err = cerr
-			}
-			l.mu.Lock()
-			l.err = err
-			if err == nil && !l.closed {
-				l.holding = true
-			}
-			l.mu.Unlock()
-			close(done)
-		}()
+	if l.closed {
+		return false, ErrClosed
 	}
-	return l.done
+	if l.holding {
+		return true, nil
+	}
+	for {
+		err := unix.Flock(int(l.f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch err {
+		case nil:
+			l.holding = true
+			return true, nil
+		case unix.EINTR:
+			continue
+		case unix.EWOULDBLOCK:
+			return false, nil
+		}
+		return false, fmt.Errorf("flock %s: %w", l.path, err)
+	}
 }
 
-// waiting reports whether a waiter is queued on the lock or has got it.
-func (l *flock) waiting() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.done != nil
+// lockWait takes the lock, trying every millisecond until ctx is done (the TCP epoch file,
+// whose holder keeps it for microseconds).
+func (l *flock) lockWait(ctx context.Context) error {
+	for {
+		got, err := l.try()
+		if err != nil || got {
+			return err
+		}
+		if !sleep(ctx, time.Millisecond) {
+			return ctx.Err()
+		}
+	}
 }
 
 // validated reports whether the lock we hold has passed campaign's checks.
@@ -450,32 +561,23 @@ func (l *flock) held() bool {
 	return l.holding
 }
 
-func (l *flock) acquired() error {
+// current reports whether the locked file is still the one at the path. If someone deleted
+// or replaced it (a symbolic link included), our lock guards nothing.
+func (l *flock) current() (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return ErrClosed
+		return false, ErrClosed
 	}
-	if l.err != nil {
-		err := l.err
-		l.done, l.err = nil, nil
-		return fmt.Errorf("flock %s: %w", l.path, err)
-	}
-	return nil
-}
-
-// current reports whether the locked file is still the one at the path. If someone deleted
-// or replaced it, our lock guards nothing.
-func (l *flock) current() (bool, error) {
 	var a, b unix.Stat_t
 	if err := unix.Fstat(int(l.f.Fd()), &a); err != nil {
 		return false, err
 	}
-	if err := unix.Stat(l.path, &b); err != nil {
-		if errors.Is(err, unix.ENOENT) {
+	if err := unix.Lstat(l.path, &b); err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 			return false, nil
 		}
-		return false, err
+		return false, fmt.Errorf("stat lock file %s: %w", l.path, err)
 	}
 	return a.Dev == b.Dev && a.Ino == b.Ino, nil
 }
@@ -484,48 +586,118 @@ func (l *flock) current() (bool, error) {
 func (l *flock) reopen() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.f.Close()
-	l.holding, l.checked, l.done, l.err = false, false, nil, nil
 	f, err := l.open()
 	if err != nil {
 		return err
 	}
+	l.f.Close()
+	l.holding, l.checked = false, false
 	l.f = f
 	return nil
 }
 
-// nextEpoch reads the epoch stored in the lock file, adds one and writes it back. Only the
-// lock holder calls it, so epochs never repeat.
-func (l *flock) nextEpoch() (uint64, error) {
-	buf := make([]byte, 21)
-	n, err := l.f.ReadAt(buf, 0)
+// epochLen is the size of the epoch record at the start of the lock file: 20 digits and a
+// newline.
+const epochLen = 21
+
+// recordLock takes an OFD lock (independent of the flock) on the epoch record of f, so
+// that a resigning leader carrying its epoch into a new lock file and that file's holder
+// never interleave their read-modify-writes. It retries for up to a second rather than
+// block: a blocked F_OFD_SETLKW could not be interrupted either.
+func recordLock(f *os.File, typ int16) error {
+	lk := unix.Flock_t{Type: typ, Whence: 0, Start: 0, Len: epochLen}
+	for i := 0; ; i++ {
+		err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
+		if err == nil || typ == unix.F_UNLCK {
+			return err
+		}
+		if (err != unix.EAGAIN && err != unix.EACCES && err != unix.EINTR) || i == 1000 {
+			return fmt.Errorf("lock the epoch record of %s: %w", f.Name(), err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func readEpoch(f *os.File) (uint64, error) {
+	buf := make([]byte, epochLen)
+	n, err := f.ReadAt(buf, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, fmt.Errorf("read epoch from %s: %w", l.path, err)
+		return 0, fmt.Errorf("read epoch from %s: %w", f.Name(), err)
 	}
 	var epoch uint64
 	if n >= 20 {
 		epoch, _ = strconv.ParseUint(string(buf[:20]), 10, 64)
 	}
-	epoch++
-	if _, err := l.f.WriteAt([]byte(fmt.Sprintf("%020d\n", epoch)), 0); err != nil {
-		return 0, fmt.Errorf("write epoch to %s: %w", l.path, err)
+	return epoch, nil
+}
+
+func writeEpoch(f *os.File, epoch uint64) error {
+	if _, err := f.WriteAt([]byte(fmt.Sprintf("%020d\n", epoch)), 0); err != nil {
+		return fmt.Errorf("write epoch to %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// nextEpoch reads the epoch stored in the lock file, takes one more than both it and floor,
+// and writes it back. Only the lock holder calls it, so epochs never repeat; floor (the
+// greatest epoch this process has seen) keeps them from going back if the file was lost.
+func (l *flock) nextEpoch(floor uint64) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	if err := recordLock(l.f, unix.F_WRLCK); err != nil {
+		return 0, err
+	}
+	defer recordLock(l.f, unix.F_UNLCK)
+	epoch, err := readEpoch(l.f)
+	if err != nil {
+		return 0, err
+	}
+	epoch = max(epoch, floor) + 1
+	if err := writeEpoch(l.f, epoch); err != nil {
+		return 0, err
 	}
 	return epoch, nil
+}
+
+// carry writes epoch into the lock file now at the path (creating it if it is gone) unless
+// it already holds a greater one. A leader whose lock file was deleted or replaced calls it
+// before it closes its socket, so the next leader, who can only start once that socket is
+// gone, reads an epoch at least as great as ours.
+func (l *flock) carry(epoch uint64) {
+	l.mu.Lock()
+	f, err := l.open()
+	l.mu.Unlock()
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if recordLock(f, unix.F_WRLCK) != nil {
+		return
+	}
+	defer recordLock(f, unix.F_UNLCK)
+	if stored, err := readEpoch(f); err == nil && stored < epoch {
+		writeEpoch(f, epoch)
+	}
 }
 
 func (l *flock) release() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.holding {
+	if l.holding && !l.closed {
 		unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
-		l.holding, l.checked, l.done = false, false, nil
 	}
+	l.holding, l.checked, l.trying = false, false, false
 }
 
 func (l *flock) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.closed = true
-	l.holding = false
-	l.f.Close()
+	if !l.closed {
+		l.closed = true
+		l.holding = false
+		l.f.Close()
+	}
 }

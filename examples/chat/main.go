@@ -38,6 +38,8 @@ func main() {
 	go func() {
 		in := bufio.NewScanner(os.Stdin)
 		for in.Scan() {
+			// Send returns once the leader has queued the line for everyone; a Disconnection
+			// event on the leader reports what it could not write before it stopped.
 			if err := e.Send(ctx, in.Bytes()); err != nil {
 				fmt.Printf("!! not sent: %v\n", err)
 			}
@@ -54,7 +56,9 @@ func main() {
 		case election.Disconnection:
 			fmt.Printf("!! %s left\n", ev.Member)
 		case election.Lost:
-			fmt.Println("!! lost the leader; electing again")
+			fmt.Printf("!! lost the leader (%v); electing again\n", ev.Err)
+		case election.Retry:
+			fmt.Printf("!! election attempt %d failed (%v); trying again\n", ev.Attempt, ev.Err)
 		case election.Message:
 			fmt.Printf("%s> %s\n", ev.Member, ev.Data)
 		}

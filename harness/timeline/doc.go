@@ -17,8 +17,15 @@
 // The history is reduced to intervals (a change of state opens one) before it is written,
 // and the browser draws each state as one SVG path, merging what falls within a pixel
 // column (the more important state wins, so a short split brain stays visible): the page
-// has a few hundred DOM nodes whether the run has ten records or a million. Drag across the
-// chart to zoom in on a time range.
+// has a few hundred DOM nodes whether the run has ten records or a million.
+//
+// For runs of 50 to 1,000 peers the toolbar has: a toggle that folds the healthy lanes away
+// (on by default above 40 lanes; a lane is healthy when no violation names it, it never
+// crashed, reported an error or broke the protocol, was never seen on an orphaned listener,
+// and never led), previous/next buttons that step through the violations (each opens its
+// evidence, zooms in around it and scrolls its first lane into view), zoom in, out and back to
+// the whole run (or drag across the chart, or shift+wheel), and a legend. Keys: n/p next and
+// previous violation, +/- zoom, 0 whole run, f fold. Above 300 lanes shown, rows are dense.
 //
 // Everything a peer controls (ids, stderr, protocol errors) reaches the page either through
 // html/template or as JSON set with textContent: it is never parsed as HTML.

@@ -63,6 +63,11 @@ type lane struct {
 	Source string     `json:"source"` // "events": roles from protocol events; "kernel": from observations
 	Spans  [][4]int64 `json:"spans"`  // [t0, t1, state, pid]
 	Kernel [][3]int64 `json:"kernel"` // [t0, t1, kernel state], ksNone left out
+	// Healthy is true when nothing about the lane needs a look, so the page may fold it away
+	// among many: no violation names it, it never crashed, reported an error or broke the
+	// protocol, the kernel never showed it on an orphaned listener, and it never led (the
+	// leaders carry the story of every failover, so they stay). A stray pid is never healthy.
+	Healthy bool `json:"healthy"`
 
 	index   int
 	started bool // the harness started it (else a pid only the kernel showed)
@@ -301,7 +306,34 @@ func build(h []history.Record, res check.Results) *model {
 			m.Violations = append(m.Violations, v)
 		}
 	}
+	healthy(m)
 	return m
+}
+
+// healthy sets Lane.Healthy on every lane of m, once its marks and violations are known.
+func healthy(m *model) {
+	sick := make([]bool, len(m.Lanes))
+	for _, mk := range m.Marks {
+		switch mk.Kind {
+		case "crash", "error", "protocol-error":
+			sick[mk.Lane] = true
+		}
+	}
+	for _, v := range m.Violations {
+		for _, i := range v.Lanes {
+			sick[i] = true
+		}
+	}
+	for i, l := range m.Lanes {
+		ok := l.started && !sick[i]
+		for _, s := range l.Spans {
+			ok = ok && s[2] != stLeader
+		}
+		for _, k := range l.Kernel {
+			ok = ok && k[2] != ksOrphaned
+		}
+		l.Healthy = ok
+	}
 }
 
 // evidenceID is the element id of piece i of check's evidence on the page. Check names are

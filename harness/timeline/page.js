@@ -14,7 +14,19 @@
   var view = full.slice();
   var selected = -1;
   var many = D.lanes.length > 40;
-  var BAR = many ? 9 : 16, ROW = BAR + (many ? 9 : 12), LPAD = 6;
+  // Healthy lanes (see the model) fold away among many: shown lists the lanes drawn, in order.
+  var healthyCount = D.lanes.filter(function (l) { return l.healthy; }).length;
+  var folded = many && healthyCount > 0 && healthyCount < D.lanes.length;
+  var shown = [];
+  var BAR, ROW, LPAD = 6, dense;
+  function layout() {
+    shown = [];
+    D.lanes.forEach(function (l, i) { if (!folded || !l.healthy) shown.push(i); });
+    dense = shown.length > 300;
+    BAR = dense ? 6 : many ? 9 : 16;
+    ROW = BAR + (dense ? 5 : many ? 9 : 12);
+  }
+  layout();
   // Rows of the top SVG.
   var Y = { axis: 16, phase: 30, faults: 38, faultLabels: [60, 72], count: 82, countH: 18, viol: 118, height: 134 };
   var plotW = 100, k = 1;
@@ -103,7 +115,7 @@
     var W = chart.clientWidth;
     plotW = Math.max(100, Math.floor(W - LABEL_W - RIGHT));
     k = plotW / (view[1] - view[0]);
-    var lanesH = LPAD * 2 + D.lanes.length * ROW;
+    var lanesH = LPAD * 2 + shown.length * ROW;
     top.replaceChildren(); lanesSvg.replaceChildren();
     top.setAttribute("height", Y.height); top.setAttribute("viewBox", "0 0 " + W + " " + Y.height);
     lanesSvg.setAttribute("height", lanesH); lanesSvg.setAttribute("viewBox", "0 0 " + W + " " + lanesH);
@@ -137,7 +149,28 @@
     drawCount();
     drawViolations(lanesH);
     drawLanes();
+    toolbar();
+    document.body.setAttribute("data-view", Math.round(view[0]) + "," + Math.round(view[1]));
     document.body.setAttribute("data-rendered", "ok");
+  }
+
+  // toolbar sets the fold toggle, the violation counter and the fold note to the state.
+  function toolbar() {
+    var fb = document.getElementById("fold");
+    fb.disabled = healthyCount === 0;
+    var hp = healthyCount + " healthy peer" + (healthyCount === 1 ? "" : "s");
+    fb.textContent = (folded ? "show " : "fold ") + hp;
+    fb.setAttribute("aria-pressed", folded ? "true" : "false");
+    var note = document.getElementById("folded-note");
+    note.hidden = !folded;
+    note.textContent = folded ? hp + " folded away (no violation, crash, error or orphaned listener, and never leader): " + shown.length + " of " + D.lanes.length + " lanes shown" : "";
+    lanesSvg.setAttribute("data-shown", shown.length);
+    lanesSvg.setAttribute("data-folded", folded ? healthyCount : 0);
+    var n = D.violations.length;
+    document.getElementById("viol-prev").disabled = n === 0;
+    document.getElementById("viol-next").disabled = n === 0;
+    document.getElementById("viol-pos").textContent = n === 0 ? "no violations" :
+      (selected >= 0 ? "violation " + (selected + 1) + " of " + n : n + " violation" + (n === 1 ? "" : "s"));
   }
 
   function defs(svg) {
@@ -227,11 +260,12 @@
     var stateD = D.states.map(function () { return ""; });
     var kD = D.kstates.map(function () { return ""; });
     var markD = {}, violD = "", stripe = "";
-    var labels = el("g", { id: "lane-labels" }, lanesSvg);
-    D.lanes.forEach(function (lane, i) {
-      var y = LPAD + i * ROW;
-      if (i % 2 === 1) stripe += rect(0, y - 2, LABEL_W + plotW + RIGHT, ROW);
-      var label = el("text", { "class": "lane-label", x: 8, y: y + BAR - (many ? 1 : 3), "data-peer": lane.peer, "data-lane": i }, labels, lane.peer);
+    var labels = el("g", { id: "lane-labels", "class": dense ? "dense" : "" }, lanesSvg);
+    shown.forEach(function (i, row) {
+      var lane = D.lanes[i];
+      var y = LPAD + row * ROW;
+      if (row % 2 === 1) stripe += rect(0, y - 2, LABEL_W + plotW + RIGHT, ROW);
+      var label = el("text", { "class": "lane-label", x: 8, y: y + BAR - (dense ? 0 : many ? 1 : 3), "data-peer": lane.peer, "data-lane": i }, labels, lane.peer);
       if (!many || lane.source !== "events") {
         el("tspan", { "class": "lane-source", dx: 6 }, label, lane.source === "events" ? "events" : "kernel");
       }
@@ -269,7 +303,8 @@
     var lg = document.getElementById("legend");
     var items = D.states.map(function (s) { return ["st-" + s, s]; }).concat([
       ["ks-listening", "kernel: listening"], ["ks-orphaned", "orphaned listener"], ["ks-connected", "kernel: connected"],
-      ["count-c2", "2+ listeners"], ["m-kill", "▼ kill"], ["m-pause", "▼ pause"], ["m-crash", "▼ crash"]]);
+      ["count-c1", "1 listener"], ["count-c2", "2+ listeners"], ["lg-violation", "violation"],
+      ["m-kill", "▼ kill"], ["m-term", "▼ term"], ["m-pause", "▼ pause"], ["m-crash", "▼ crash"], ["m-error", "▼ error"]]);
     items.forEach(function (it) {
       var span = document.createElement("span"), i = document.createElement("i");
       i.className = "sw " + it[0];
@@ -301,9 +336,9 @@
           (fs.length > 10 ? "\n… " + (fs.length - 10) + " more" : "");
       }
     } else {
-      var i = Math.floor((y - LPAD + 2) / ROW);
-      if (i < 0 || i >= D.lanes.length) return out;
-      var lane = D.lanes[i];
+      var row = Math.floor((y - LPAD + 2) / ROW);
+      if (row < 0 || row >= shown.length) return out;
+      var i = shown[row], lane = D.lanes[i];
       if (x < LABEL_W) {
         out.text = lane.peer + "\nprocesses: " + (lane.pids.join(", ") || "none") + "\nroles from " +
           (lane.source === "events" ? "its protocol events" : "the kernel (no role events)");
@@ -338,13 +373,64 @@
       m.classList.toggle("selected", +m.getAttribute("data-v") === i);
     });
     if (location.hash !== "#" + v.id) history.replaceState(null, "", "#" + v.id);
+    document.body.setAttribute("data-selected", i);
+    toolbar();
   }
   document.getElementById("panel-close").addEventListener("click", function () {
     panel.hidden = true; selected = -1;
+    document.body.removeAttribute("data-selected");
+    toolbar();
     document.querySelectorAll(".violation-mark.selected").forEach(function (m) { m.classList.remove("selected"); });
   });
 
-  // Pointer: tooltip on hover, zoom on drag, evidence on click.
+  // setView shows [a, b] (clipped to the run, at least 1µs wide) and redraws.
+  function setView(a, b) {
+    var w = Math.min(Math.max(b - a, 1000), full[1] - full[0]);
+    a = Math.max(full[0], Math.min(a, full[1] - w));
+    view = [a, a + w];
+    draw();
+  }
+  // zoom scales the view by f around time c (the middle by default): f < 1 zooms in.
+  function zoom(f, c) {
+    if (c === undefined) c = (view[0] + view[1]) / 2;
+    setView(c - (c - view[0]) * f, c + (view[1] - c) * f);
+  }
+  // go selects violation i (wrapping around): its evidence in the panel, the time around it
+  // in view (a twentieth of the run, or the current view if it is already narrower; the mark
+  // a third of the way in, clear of the panel), and its first lane scrolled to.
+  function go(i) {
+    var n = D.violations.length;
+    if (n === 0) return;
+    i = ((i % n) + n) % n;
+    var v = D.violations[i], w = Math.min(view[1] - view[0], Math.max((full[1] - full[0]) / 20, 2e6));
+    openPanel(i);
+    setView(v.t - w / 3, v.t + 2 * w / 3);
+    if (v.lanes.length > 0) {
+      var label = lanesSvg.querySelector('text.lane-label[data-lane="' + v.lanes[0] + '"]');
+      if (label && label.scrollIntoView) label.scrollIntoView({ block: "center" });
+    }
+  }
+  document.getElementById("viol-next").addEventListener("click", function () { go(selected + 1); });
+  document.getElementById("viol-prev").addEventListener("click", function () { go(selected < 0 ? -1 : selected - 1); });
+  document.getElementById("zoom-in").addEventListener("click", function () {
+    zoom(0.5, selected >= 0 && D.violations[selected].t >= view[0] && D.violations[selected].t <= view[1] ? D.violations[selected].t : undefined);
+  });
+  document.getElementById("fold").addEventListener("click", function () { folded = !folded; layout(); draw(); });
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
+    switch (e.key) {
+      case "n": case "j": go(selected + 1); break;
+      case "p": case "k": go(selected < 0 ? -1 : selected - 1); break;
+      case "+": case "=": zoom(0.5); break;
+      case "-": zoom(2); break;
+      case "0": setView(full[0], full[1]); break;
+      case "f": if (healthyCount > 0) { folded = !folded; layout(); draw(); } break;
+      default: return;
+    }
+    e.preventDefault();
+  });
+
+  // Pointer: tooltip on hover, zoom on drag (and with the wheel, holding shift), evidence on click.
   var drag = null;
   [top, lanesSvg].forEach(function (svg) {
     function pos(e) { var r = svg.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; }
@@ -380,19 +466,24 @@
       d.box.remove();
       if (Math.abs(p[0] - d.x) > 5) {
         var a = T(Math.max(LABEL_W, Math.min(d.x, p[0]))), b = T(Math.min(LABEL_W + plotW, Math.max(d.x, p[0])));
-        if (b - a >= 1000) { view = [a, b]; draw(); }
+        if (b - a >= 1000) setView(a, b);
         return;
       }
       var h = hit(svg, p[0], p[1]);
       if (h.v >= 0) openPanel(h.v);
     });
   });
-  document.getElementById("zoom-reset").addEventListener("click", function () { view = full.slice(); draw(); });
-  document.getElementById("zoom-out").addEventListener("click", function () {
-    var mid = (view[0] + view[1]) / 2, half = view[1] - view[0];
-    view = [Math.max(full[0], mid - half), Math.min(full[1], mid + half)];
-    draw();
+  [top, lanesSvg].forEach(function (svg) {
+    svg.addEventListener("wheel", function (e) {
+      if (!e.shiftKey) return; // plain wheel scrolls the page
+      var x = e.clientX - svg.getBoundingClientRect().left;
+      if (x < LABEL_W) return;
+      e.preventDefault();
+      zoom((e.deltaY || e.deltaX) < 0 ? 0.8 : 1.25, T(x));
+    }, { passive: false });
   });
+  document.getElementById("zoom-reset").addEventListener("click", function () { setView(full[0], full[1]); });
+  document.getElementById("zoom-out").addEventListener("click", function () { zoom(2); });
   var pending = false;
   window.addEventListener("resize", function () {
     if (pending) return;

@@ -1,8 +1,12 @@
 package election_test
 
 import (
+	"strings"
+	"syscall"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
 
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
@@ -74,6 +78,34 @@ var _ = Describe("The bridge", func() {
 				return ids
 			}
 			Eventually(got).Should(ConsistOf(want), "messages at %s", r.ID)
+		}
+	})
+
+	It("writes every broadcast a closing leader acknowledged to every follower before it hangs up", func() {
+		// p3 stops reading (SIGSTOP) while p1 broadcasts 600 KB: more than the socket
+		// buffers hold, so most of it waits in p1's queue for p3 when p1 is told to close.
+		// p3 resumes at once: p1 must write the rest to it before it hangs up (it has
+		// Options.DrainTimeout, 1 s, to do so), not drop it.
+		const n = 300
+		data := strings.Repeat("x", 2000)
+		p3.signal(syscall.SIGSTOP)
+		for i := range n {
+			p1.send(protocol.Command{Cmd: protocol.CmdBroadcast, ID: "L" + itoa(i), Data: data})
+		}
+		Eventually(func() int { return len(p1.Of(protocol.EventSent)) }).Should(Equal(n))
+		Eventually(func() int { return len(p2.Of(protocol.EventMessage)) }).Should(Equal(n))
+		p1.send(protocol.Command{Cmd: protocol.CmdClose})
+		p3.signal(syscall.SIGCONT)
+		Eventually(p1.session).Should(gexec.Exit(0))
+		for _, f := range []*peer{p2, p3} {
+			Eventually(f.Of).WithArguments(protocol.EventLost).ShouldNot(BeEmpty(), "%s saw the leader go", f.ID)
+			got := map[string]bool{}
+			for _, m := range f.Of(protocol.EventMessage) {
+				got[m.ID] = true
+			}
+			for _, ev := range p1.Of(protocol.EventSent) {
+				Expect(got).To(HaveKey(ev.ID), "%s acknowledged to p1, but %s never got it", ev.ID, f.ID)
+			}
 		}
 	})
 })

@@ -19,8 +19,8 @@ var _ = Describe("Another user", func() {
 		if os.Geteuid() != 0 {
 			Skip("running a peer as uid 65534 needs root")
 		}
-		// A directory every uid may create files in, as /tmp is.
-		path = filepath.Join(tempDir(0o777), "e.sock")
+		// A directory every uid may create files in, sticky as /tmp is.
+		path = filepath.Join(tempDir(0o777|os.ModeSticky), "e.sock")
 	})
 
 	// leaderOf starts p1 as the test's uid and waits until it leads.
