@@ -189,17 +189,18 @@ func (Liveness) Check(h []history.Record) Result {
 			if r.Snapshot == nil {
 				continue
 			}
-			for _, l := range r.Snapshot.Listeners {
+			snap := p.normalize(r.Snapshot) // a peer is its process tree
+			for _, l := range snap.Listeners {
 				for _, pid := range l.PIDs {
 					becomeAble(pid, r.T, i)
 				}
 			}
-			for _, c := range r.Snapshot.Conns {
+			for _, c := range snap.Conns {
 				for _, pid := range c.ClientPIDs {
 					becomeAble(pid, r.T, i)
 				}
 			}
-			l, ok := r.Snapshot.Reachable()
+			l, ok := snap.Reachable()
 			switch {
 			case lost && ok && l.Inode != leaderInode:
 				if !waiting {

@@ -150,6 +150,8 @@ func (NoLostPeers) Check(h []history.Record) Result {
 // live peer is not connected to the reachable leader or anyone is connected elsewhere. A
 // peer a fault stopped, or resumed less than grace ago, is not asked to be connected.
 func lostPeers(s *kernel.Snapshot, p *peers, grace time.Duration) (Evidence, bool) {
+	raw := s
+	s = p.normalize(s) // a peer is its process tree
 	var live []int
 	for _, pid := range p.livePIDs() {
 		if !p.excused(pid, s.Taken, grace) {
@@ -163,7 +165,7 @@ func lostPeers(s *kernel.Snapshot, p *peers, grace time.Duration) (Evidence, boo
 	if !ok {
 		return Evidence{
 			What:  fmt.Sprintf("no reachable listener while %s live: %s", count(len(live), "peer"), strings.Join(p.namesOf(live), ",")),
-			Peers: p.namesOf(live), PIDs: live, Snapshot: s,
+			Peers: p.namesOf(live), PIDs: live, Snapshot: raw,
 		}, false
 	}
 	for _, pid := range leader.PIDs {
@@ -206,7 +208,7 @@ func lostPeers(s *kernel.Snapshot, p *peers, grace time.Duration) (Evidence, boo
 		parts = append(parts, "connected elsewhere: "+strings.Join(p.namesOf(strays), ","))
 	}
 	pids := slices.Concat(missing, strays)
-	return Evidence{What: strings.Join(parts, "; "), Peers: p.namesOf(pids), PIDs: pids, Snapshot: s}, false
+	return Evidence{What: strings.Join(parts, "; "), Peers: p.namesOf(pids), PIDs: pids, Snapshot: raw}, false
 }
 
 func intersects(a, b []int) bool {
@@ -274,13 +276,14 @@ func lostTooLong(h []history.Record, bound, grace time.Duration) []Evidence {
 			if r.Snapshot == nil {
 				continue
 			}
-			l, ok := r.Snapshot.Reachable()
+			snap := p.normalize(r.Snapshot)
+			l, ok := snap.Reachable()
 			connected := map[int]bool{}
 			if ok {
 				for _, pid := range l.PIDs {
 					connected[pid] = true
 				}
-				for _, c := range r.Snapshot.Conns {
+				for _, c := range snap.Conns {
 					if c.ServerInode != 0 && (c.ListenerInode == 0 || c.ListenerInode == l.Inode) && intersects(c.ServerPIDs, l.PIDs) {
 						for _, pid := range c.ClientPIDs {
 							connected[pid] = true

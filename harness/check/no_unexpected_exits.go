@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/harness/history"
@@ -31,6 +32,10 @@ import (
 // refuses to run there — exits with a status, not a signal — is a right answer (the
 // reference peer says "choose another path"); such exits are counted in the figure
 // "refused_planted_address".
+//
+// A peer is its whole process tree: a descendant that leaves it (daemonizes, a "daemonized"
+// process record) and outlives it escapes every signal the harness sends the peer, and
+// fails too (figure "daemonized").
 type NoUnexpectedExits struct{}
 
 // Name implements Checker.
@@ -63,11 +68,20 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 			a.term, a.termAt = true, t
 		}
 	}
-	exits, unexpected, refused, ignored, shutdownCrash := 0, 0, 0, 0, 0
+	exits, unexpected, refused, ignored, shutdownCrash, daemons := 0, 0, 0, 0, 0, 0
 	planted := false // a plant sits at the address now
 	for i, r := range h {
 		p.apply(h, i)
 		switch r.Kind {
+		case history.KindProcess:
+			// A descendant that left its peer's process tree and outlived it escapes the
+			// harness's signals: killing "the peer" does not end it.
+			if strings.HasPrefix(r.Detail, "daemonized") {
+				unexpected++
+				daemons++
+				res.addEvidence(Evidence{T: r.T, What: r.Detail,
+					Peers: []string{r.Peer}, PIDs: []int{r.PID}, Records: []history.Record{r}})
+			}
 		case history.KindPlant:
 			if r.Plant != nil && addr != "" && r.Plant.Path == addr {
 				switch r.Detail {
@@ -140,6 +154,7 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 	res.figure("unexpected", float64(unexpected))
 	res.figure("ignored_sigterm", float64(ignored))
 	res.figure("shutdown_crashes", float64(shutdownCrash))
+	res.figure("daemonized", float64(daemons))
 	if refused > 0 {
 		res.figure("refused_planted_address", float64(refused))
 	}
@@ -157,8 +172,8 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 		return nl
 	}
 	res.Verdict = Fail
-	res.Summary = fmt.Sprintf("%s exited unexpectedly (%d ignored SIGTERM and had to be killed, %d crashed in their shutdown path); first: %s",
-		count(unexpected, "peer"), ignored, shutdownCrash, res.Evidence[0].What)
+	res.Summary = fmt.Sprintf("%s exited unexpectedly or escaped (%d ignored SIGTERM and had to be killed, %d crashed in their shutdown path, %d daemonized); first: %s",
+		count(unexpected, "peer"), ignored, shutdownCrash, daemons, res.Evidence[0].What)
 	return res
 }
 

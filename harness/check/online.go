@@ -70,7 +70,7 @@ func (o *Online) Add(r history.Record) *Violation {
 			break
 		}
 		if o.judges(ReachableLeader{}.Name()) {
-			if ls := orphans(r.Snapshot, o.tcp); len(ls) > 0 {
+			if ls := orphans(o.peers.normalize(r.Snapshot), o.tcp); len(ls) > 0 {
 				v = &Violation{Invariant: ReachableLeader{}.Name(), T: r.T, What: orphanWhat(ls[0], r.Snapshot, o.peers), Snapshot: r.Snapshot}
 				break
 			}
@@ -143,7 +143,7 @@ func leaders(s *kernel.Snapshot, tcp bool) [][]kernel.Listener {
 
 // tooManyListeners says what is wrong when s shows more than one leader, else "".
 func tooManyListeners(s *kernel.Snapshot, p *peers, tcp bool) string {
-	groups := leaders(s, tcp)
+	groups := leaders(p.normalize(s), tcp)
 	if len(groups) <= 1 {
 		return ""
 	}
@@ -186,17 +186,23 @@ func orphanWhat(l kernel.Listener, s *kernel.Snapshot, p *peers) string {
 	return fmt.Sprintf("%s; the path now names inode %d", listenerWhat(l, p), s.PathInode)
 }
 
-// Settled reports whether s shows a settled group: with live peers (pid -> peer id), one
+// Settled reports whether s shows a settled group: with live peers (pid -> peer id; roots
+// maps their descendants' pids to their processes: a peer is its process tree), one
 // reachable listener held by a live peer, and every other live peer, except the stopped
 // ones, the client of an accepted connection to it, and nobody connected elsewhere. When it
 // is not, why says what is missing, in the words of the no-lost-peers checker. Drivers wait
 // on it; no-lost-peers judges the last observation of each settle window with the same rule.
-func Settled(s *kernel.Snapshot, live map[int]string, stopped map[int]bool) (ok bool, why string) {
+func Settled(s *kernel.Snapshot, live map[int]string, stopped map[int]bool, roots map[int]int) (ok bool, why string) {
 	p := newPeers()
 	for pid, id := range live {
 		p.live[pid], p.names[pid] = id, id
 		p.stopped[pid] = stopped[pid]
 	}
+	for pid, root := range roots {
+		p.root[pid] = root
+		p.names[pid] = live[root]
+	}
+	s = p.normalize(s)
 	ev, ok := lostPeers(s, p, 0)
 	if !ok || len(live) == 0 {
 		return ok, ev.What

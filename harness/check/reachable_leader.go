@@ -21,7 +21,7 @@ func (ReachableLeader) Check(h []history.Record) Result {
 	violations := 0
 	tcp := isTCP(h)
 	observations := eachObservation(h, func(i int, r history.Record, p *peers) {
-		for _, l := range orphans(r.Snapshot, tcp) {
+		for _, l := range orphans(p.normalize(r.Snapshot), tcp) {
 			violations++
 			res.addEvidence(Evidence{
 				T: r.T, What: orphanWhat(l, r.Snapshot, p),

@@ -57,11 +57,13 @@ type peers struct {
 	names   map[int]string        // pid -> peer id, every pid ever started
 	stopped map[int]bool          // live pids stopped (SIGSTOP) by a fault
 	resumed map[int]time.Duration // live pids resumed (SIGCONT) by a fault, when
+	root    map[int]int           // descendant pid -> its peer's process (process records)
 	exits   []int                 // indexes of exit records, for stderr evidence
 }
 
 func newPeers() *peers {
-	return &peers{live: map[int]string{}, names: map[int]string{}, stopped: map[int]bool{}, resumed: map[int]time.Duration{}}
+	return &peers{live: map[int]string{}, names: map[int]string{}, stopped: map[int]bool{},
+		resumed: map[int]time.Duration{}, root: map[int]int{}}
 }
 
 // apply updates the state with record i of h.
@@ -78,6 +80,18 @@ func (p *peers) apply(h []history.Record, i int) {
 		delete(p.stopped, r.PID)
 		delete(p.resumed, r.PID)
 		p.exits = append(p.exits, i)
+	case history.KindProcess:
+		switch {
+		case strings.HasPrefix(r.Detail, "child"):
+			for pid, id := range p.live {
+				if id == r.Peer {
+					p.root[r.PID] = pid
+					p.names[r.PID] = r.Peer
+				}
+			}
+		case r.Detail == "gone" || r.Detail == "killed":
+			delete(p.root, r.PID)
+		}
 	case history.KindFault:
 		if r.Fault == nil || r.PID == 0 {
 			break
@@ -249,4 +263,41 @@ func eachObservation(h []history.Record, f func(i int, r history.Record, p *peer
 		f(i, r, p)
 	}
 	return n
+}
+
+// rootOf returns the process of the peer pid belongs to: pid itself, or for a descendant
+// (a wrapper's child, a runtime's worker) its peer's process.
+func (p *peers) rootOf(pid int) int {
+	if r, ok := p.root[pid]; ok {
+		return r
+	}
+	return pid
+}
+
+// normalize returns s with every pid replaced by its peer's process (rootOf), so that a
+// peer is judged as its whole process tree. s itself is left as it is.
+func (p *peers) normalize(s *kernel.Snapshot) *kernel.Snapshot {
+	if len(p.root) == 0 || s == nil {
+		return s
+	}
+	roots := func(pids []int) []int {
+		out := make([]int, 0, len(pids))
+		for _, pid := range pids {
+			if r := p.rootOf(pid); !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	c := *s
+	c.Listeners = slices.Clone(s.Listeners)
+	for i := range c.Listeners {
+		c.Listeners[i].PIDs = roots(c.Listeners[i].PIDs)
+	}
+	c.Conns = slices.Clone(s.Conns)
+	for i := range c.Conns {
+		c.Conns[i].ClientPIDs = roots(c.Conns[i].ClientPIDs)
+		c.Conns[i].ServerPIDs = roots(c.Conns[i].ServerPIDs)
+	}
+	return &c
 }

@@ -118,6 +118,7 @@ type Engine struct {
 	rng    *mrand.Rand
 	group  *proc.Group
 	online *check.Online
+	tree   *tree
 	bg     sync.WaitGroup
 
 	mu      sync.Mutex
@@ -143,6 +144,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("%w: --impl: %w", ErrConfig, err)
 	}
 	raiseNoFile()
+	becomeSubreaper()
 	e := &Engine{cfg: cfg, argv: argv, online: check.NewOnline(cfg.Invariants...),
 		rng:    mrand.New(mrand.NewPCG(uint64(cfg.Seed), uint64(cfg.Seed)^0x9e3779b97f4a7c15)),
 		byPID:  map[int]*proc.Peer{},
@@ -172,6 +174,7 @@ func (e *Engine) init() (err error) {
 			}
 		}
 	}
+	defer func() { e.tree = newTree(e.cfg.Addr) }()
 	if e.cfg.Transport == "unix" {
 		if !filepath.IsAbs(e.cfg.Addr) {
 			if e.cfg.Addr, err = filepath.Abs(e.cfg.Addr); err != nil {
@@ -240,6 +243,8 @@ func (e *Engine) Close(kill bool) error {
 		_ = e.KillAll(context.Background())
 	}
 	e.group.Close(e.cfg.Grace)
+	e.tree.refresh(e.rootMap(), e.isPeer, e.Record, true) // daemons that left as their peers ended
+	e.tree.killAll(e.Record)
 	e.bg.Wait()
 	e.Snapshot("after end")
 	e.removeTemp()

@@ -21,6 +21,8 @@ func (e *Engine) Snapshot(detail string) (s kernel.Snapshot, ok bool) {
 	for _, p := range e.group.Live() {
 		pids = append(pids, p.PID())
 	}
+	// A peer is its whole process tree: its descendants' sockets are its own.
+	pids = append(pids, e.tree.refresh(e.rootMap(), e.isPeer, e.Record, false)...)
 	s, err := e.obs.Snapshot(pids)
 	t := e.rec.now()
 	if err != nil {
@@ -117,7 +119,16 @@ func (e *Engine) Settled(s kernel.Snapshot) (ok bool, why string) {
 	for _, p := range e.Stopped() {
 		stopped[p.PID()] = true
 	}
-	return check.Settled(&s, e.liveMap(), stopped)
+	return check.Settled(&s, e.liveMap(), stopped, e.tree.roots())
+}
+
+// rootMap returns the live peers' processes: pid -> peer id.
+func (e *Engine) rootMap() map[int]string {
+	m := map[int]string{}
+	for _, p := range e.group.Live() {
+		m[p.PID()] = p.ID()
+	}
+	return m
 }
 
 // WaitSettled waits up to limit for the group to settle; with !full, only for a reachable
@@ -179,4 +190,12 @@ func (e *Engine) WaitAttempt(ctx context.Context, id string, limit, blackBox tim
 		return done
 	})
 	return made, err
+}
+
+// isPeer reports whether pid is one of the processes the group started.
+func (e *Engine) isPeer(pid int) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.byPID[pid]
+	return ok
 }

@@ -26,6 +26,7 @@ const (
 	KindPlant         Kind = "plant"          // the harness planted a file to be kept intact (Plant)
 	KindPhase         Kind = "phase"          // a phase of the run began (Detail: "faults", "settle", "quiesce", "end")
 	KindCommand       Kind = "command"        // the harness sent a protocol command (Command)
+	KindProcess       Kind = "process"        // a descendant of a peer's process (Peer, PID; Detail says what: child, daemonized, gone, killed)
 )
 
 // Record is one line of history.jsonl. T is the time since the run began, in nanoseconds

@@ -145,6 +145,10 @@ func validate(r history.Record, first bool) string {
 		if r.Command == nil {
 			return missing("command")
 		}
+	case history.KindProcess:
+		if r.PID <= 0 || r.Detail == "" {
+			return "process record needs a positive \"pid\" and a \"detail\""
+		}
 	default:
 		return fmt.Sprintf("unknown record kind %q", r.Kind)
 	}

@@ -13,6 +13,8 @@ splitbrain peer protocol's events (ready, leader, follower, lost) on stdout. Swi
   --goodbye-only  followers take over only when their leader says goodbye (a graceful
                 stop); a leader that is SIGKILLed leaves them waiting for ever.
   --startup S   sleep S seconds before saying ready: an interpreter that starts slowly.
+  --daemonize   fork, setsid and fork again; the peer's own process exits 0 at once and the
+                grandchild runs the election, outside the peer's process group.
   --careless    no lock: on a refused connect it removes whatever is at the path (a
                 planted file or directory too) and listens: the classic probe-then-unlink.
 
@@ -136,7 +138,18 @@ def main():
     ap.add_argument("--goodbye-only", action="store_true")
     ap.add_argument("--startup", type=float, default=0)
     ap.add_argument("--careless", action="store_true")
+    ap.add_argument("--daemonize", action="store_true")
     args = ap.parse_args()
+    if args.daemonize:
+        if os.fork() > 0:
+            os._exit(0)
+        os.setsid()
+        if os.fork() > 0:
+            os._exit(0)
+        # A daemon closes its standard streams: from here on it is a black box.
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
     time.sleep(args.startup)
     addr = os.environ["SPLITBRAIN_ADDR"]
     tcp = os.environ.get("SPLITBRAIN_TRANSPORT") == "tcp"

@@ -1,0 +1,264 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+)
+
+// Process record details (history.KindProcess).
+const (
+	ProcChild      = "child"      // a new descendant of the peer's process
+	ProcDaemonized = "daemonized" // a descendant that left the peer's process tree (re-parented to the harness)
+	ProcGone       = "gone"       // a descendant that has ended
+	ProcKilled     = "killed"     // a descendant the harness killed when the group closed
+)
+
+var subreaper sync.Once
+
+// becomeSubreaper makes this process the child subreaper of everything it starts
+// (PR_SET_CHILD_SUBREAPER): a peer's daemonizing descendant is re-parented to the harness,
+// not to init, so it stays in view and is ended with the group.
+func becomeSubreaper() {
+	subreaper.Do(func() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) })
+}
+
+// desc is one descendant of a peer's process.
+type desc struct {
+	peer   string
+	root   int    // the peer's process
+	start  uint64 // its start time (clock ticks since boot), against pid reuse
+	daemon bool   // left the peer's tree
+}
+
+// tree tracks the peers' descendants, so that their sockets count as the peer's: a peer
+// is its whole process tree (wrappers like `sh -c`, `npm start`, runtimes, daemons).
+type tree struct {
+	mu    sync.Mutex
+	addr  string // the election address: a daemon found by its environment must name it
+	self  int
+	desc  map[int]*desc
+	every time.Duration // how often it walks the trees at most
+	last  time.Time
+}
+
+func newTree(addr string) *tree {
+	return &tree{addr: addr, self: os.Getpid(), desc: map[int]*desc{}, every: 100 * time.Millisecond}
+}
+
+// environPeer returns the peer id in a process's environment (SPLITBRAIN_PEER) if its
+// SPLITBRAIN_ADDR is addr: a descendant that daemonized before the tree was walked still
+// carries the environment the harness gave its peer.
+func environPeer(pid int, addr string) (string, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return "", false
+	}
+	var peer, a string
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		switch {
+		case bytes.HasPrefix(kv, []byte("SPLITBRAIN_PEER=")):
+			peer = string(kv[len("SPLITBRAIN_PEER="):])
+		case bytes.HasPrefix(kv, []byte("SPLITBRAIN_ADDR=")):
+			a = string(kv[len("SPLITBRAIN_ADDR="):])
+		}
+	}
+	return peer, peer != "" && a == addr
+}
+
+// children returns the children of pid, from /proc/PID/task/*/children.
+func children(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// stat returns a process's start time and state from /proc/PID/stat.
+func stat(pid int) (start uint64, state byte, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces and parentheses
+	if i < 0 || i+2 >= len(b) {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+2:]))
+	if len(f) < 20 {
+		return 0, 0, false
+	}
+	start, err = strconv.ParseUint(f[19], 10, 64) // field 22 of stat
+	return start, f[0][0], err == nil
+}
+
+// refresh walks the trees of the live peers (roots: pid -> peer id), notes new
+// descendants and those that left or ended, and reaps the harness's own zombie children
+// that were a peer's descendants. It records what changed and returns the live
+// descendants' pids. force walks even if it walked less than every ago.
+func (t *tree) refresh(roots map[int]string, isPeer func(int) bool, record func(history.Record), force bool) []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !force && time.Since(t.last) < t.every {
+		return t.alive()
+	}
+	t.last = time.Now()
+	for root, peer := range roots {
+		queue := children(root)
+		for len(queue) > 0 {
+			pid := queue[0]
+			queue = queue[1:]
+			if _, isRoot := roots[pid]; isRoot {
+				continue
+			}
+			start, _, ok := stat(pid)
+			if !ok {
+				continue
+			}
+			if d, known := t.desc[pid]; known && d.start == start {
+				queue = append(queue, children(pid)...)
+				continue
+			}
+			t.desc[pid] = &desc{peer: peer, root: root, start: start}
+			record(history.Record{Kind: history.KindProcess, Peer: peer, PID: pid, Detail: fmt.Sprintf("%s of %s (pid %d)", ProcChild, peer, root)})
+			queue = append(queue, children(pid)...)
+		}
+	}
+	// Orphans re-parented to the harness: a descendant that daemonized.
+	for _, pid := range children(t.self) {
+		d, known := t.desc[pid]
+		if !known && !isPeer(pid) && daemonLike(pid) {
+			// One that left before the walk saw it: known by the environment its peer got.
+			if peer, ok := environPeer(pid, t.addr); ok {
+				if start, _, ok := stat(pid); ok {
+					d = &desc{peer: peer, start: start}
+					for root, id := range roots {
+						if id == peer {
+							d.root = root
+						}
+					}
+					t.desc[pid], known = d, true
+					record(history.Record{Kind: history.KindProcess, Peer: peer, PID: pid, Detail: fmt.Sprintf("%s of %s", ProcChild, peer)})
+				}
+			}
+		}
+		if !known {
+			continue // not ours to judge or reap: another part of this program started it
+		}
+		start, state, ok := stat(pid)
+		if !ok || start != d.start {
+			continue
+		}
+		if state == 'Z' {
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+			continue
+		}
+		if !d.daemon {
+			d.daemon = true
+			record(history.Record{Kind: history.KindProcess, Peer: d.peer, PID: pid,
+				Detail: fmt.Sprintf("%s: pid %d of %s left its process tree and still runs", ProcDaemonized, pid, d.peer)})
+		}
+	}
+	for pid, d := range t.desc {
+		if start, state, ok := stat(pid); !ok || start != d.start || state == 'Z' {
+			delete(t.desc, pid)
+			record(history.Record{Kind: history.KindProcess, Peer: d.peer, PID: pid, Detail: ProcGone})
+		}
+	}
+	return t.alive()
+}
+
+// alive returns the known descendants' pids; t.mu is held.
+func (t *tree) alive() []int {
+	out := make([]int, 0, len(t.desc))
+	for pid := range t.desc {
+		out = append(out, pid)
+	}
+	return out
+}
+
+// roots returns descendant pid -> its peer's process.
+func (t *tree) roots() map[int]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := make(map[int]int, len(t.desc))
+	for pid, d := range t.desc {
+		m[pid] = d.root
+	}
+	return m
+}
+
+// killAll ends every descendant still running (a daemon escapes its peer's process group),
+// by pid after checking its start time, and reaps those that were re-parented to the
+// harness.
+func (t *tree) killAll(record func(history.Record)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for pid, d := range t.desc {
+		start, _, ok := stat(pid)
+		if !ok || start != d.start {
+			continue
+		}
+		if unix.Kill(pid, unix.SIGKILL) == nil {
+			record(history.Record{Kind: history.KindProcess, Peer: d.peer, PID: pid, Detail: ProcKilled})
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for pid, d := range t.desc {
+		for time.Now().Before(deadline) {
+			start, state, ok := stat(pid)
+			if !ok || start != d.start {
+				break
+			}
+			if state == 'Z' {
+				var ws unix.WaitStatus
+				if _, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); err != nil {
+					break // another process's zombie: its parent reaps it
+				}
+			}
+			time.Sleep(5 * time.Millisecond) // a killed process is gone within ms
+		}
+		delete(t.desc, pid)
+	}
+}
+
+// daemonLike reports whether pid, a child of the harness, is not a peer it just started:
+// it is in another process's group, or leads a session of its own (setsid). A peer the
+// harness starts leads its own group in the harness's session.
+func daemonLike(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	f := strings.Fields(string(b[i+2:]))
+	if len(f) < 4 {
+		return false
+	}
+	pgrp, _ := strconv.Atoi(f[2])
+	sid, _ := strconv.Atoi(f[3])
+	return pgrp != pid || sid == pid
+}
