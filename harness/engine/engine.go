@@ -131,6 +131,10 @@ type Engine struct {
 	log     []string         // what peers did since the last TakeLog
 	closed  bool
 	obsMu   sync.Mutex // one snapshot at a time, so observations stay in T order
+	// Under obsMu: snapshots taken, and the intervals between them.
+	observations int
+	lastObs      time.Time
+	intervals    []time.Duration
 }
 
 // New makes the address (and the secret file, over tcp), the observer and the recorder, and

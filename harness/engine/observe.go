@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/harness/check"
@@ -17,6 +18,12 @@ import (
 func (e *Engine) Snapshot(detail string) (s kernel.Snapshot, ok bool) {
 	e.obsMu.Lock()
 	defer e.obsMu.Unlock()
+	now := time.Now()
+	if !e.lastObs.IsZero() && len(e.intervals) < maxIntervals {
+		e.intervals = append(e.intervals, now.Sub(e.lastObs))
+	}
+	e.lastObs = now
+	e.observations++
 	pids := []int{}
 	for _, p := range e.group.Live() {
 		pids = append(pids, p.PID())
@@ -198,4 +205,20 @@ func (e *Engine) isPeer(pid int) bool {
 	defer e.mu.Unlock()
 	_, ok := e.byPID[pid]
 	return ok
+}
+
+// maxIntervals bounds the observation intervals kept for ObservationStats.
+const maxIntervals = 1 << 18
+
+// ObservationStats returns how many kernel snapshots the engine took and the achieved
+// interval between consecutive ones (median and max): what the observer can resolve.
+func (e *Engine) ObservationStats() (count int, median, most time.Duration) {
+	e.obsMu.Lock()
+	defer e.obsMu.Unlock()
+	d := slices.Clone(e.intervals)
+	if len(d) == 0 {
+		return e.observations, 0, 0
+	}
+	slices.Sort(d)
+	return e.observations, d[len(d)/2], d[len(d)-1]
 }

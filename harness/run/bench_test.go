@@ -1,7 +1,9 @@
 package run_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/splitbrain-dev/splitbrain/harness/fault"
+	"github.com/splitbrain-dev/splitbrain/harness/run"
 	"github.com/splitbrain-dev/splitbrain/internal/procmem"
 )
 
@@ -60,4 +64,35 @@ func BenchmarkRunPeak200(b *testing.B) {
 	b.ReportMetric(float64(hwm)/(1<<20), "VmHWM-MiB")
 	b.ReportMetric(float64(maxrss)/(1<<20), "maxrss-MiB")
 	b.ReportMetric(valid, "valid")
+}
+
+// BenchmarkObservationInterval measures how finely the harness sees the kernel: the achieved
+// interval between two kernel snapshots (sampling at 20ms, plus every wait's own looks)
+// while N flock peers (this test binary re-executed) run 5s of kill-leader rounds. One op is
+// one whole run; it reports the median and the longest interval in ms, and the snapshots.
+func BenchmarkObservationInterval(b *testing.B) {
+	for _, peers := range []int{20, 200, 1000} {
+		b.Run("peers="+strconv.Itoa(peers), func(b *testing.B) {
+			fs, err := fault.Parse("kill-leader", "unix")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var median, most time.Duration
+			var count int
+			for range b.N {
+				out, err := run.Run(context.Background(), run.Config{
+					Impl:  fmt.Sprintf("env %s=flock %s", helperEnv, os.Args[0]),
+					Peers: peers, Duration: 5 * time.Second, Faults: fs, Seed: 1, Out: b.TempDir(),
+					Settle: time.Second, Liveness: 10 * time.Second, Broadcasts: -1,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				count, median, most = out.Observations, out.ObservedEvery, out.ObservedMax
+			}
+			b.ReportMetric(float64(median)/float64(time.Millisecond), "interval-median-ms")
+			b.ReportMetric(float64(most)/float64(time.Millisecond), "interval-max-ms")
+			b.ReportMetric(float64(count), "snapshots")
+		})
+	}
 }

@@ -40,6 +40,10 @@ type Outcome struct {
 	ViolationAt time.Duration
 	// StoppedEarly is set when FailFast ended the fault phase at that violation.
 	StoppedEarly bool
+	// Observations is how many kernel snapshots the run took; ObservedEvery the achieved
+	// interval between two (median) and ObservedMax the longest.
+	Observations               int
+	ObservedEvery, ObservedMax time.Duration
 }
 
 // Run runs cfg to the end, or until ctx ends (then it stops early, but still stops and reaps
@@ -83,6 +87,7 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	out.Records = e.Records()
 	out.Started = e.Started()
 	out.Broadcasts = int(r.broadcasts.Load())
+	out.Observations, out.ObservedEvery, out.ObservedMax = e.ObservationStats()
 	if v := e.Violation(); v != nil {
 		out.Violation, out.ViolationAt = v.Error(), v.T
 	}
