@@ -24,8 +24,9 @@ const LeadershipGrace = 100 * time.Millisecond
 // harness stops every peer). A SIGSTOP does not end it: a stopped leader still holds what
 // made it leader, and nobody else may lead meanwhile. Two claims of different processes
 // that overlap by more than LeadershipGrace are a violation. Claims are ordered by their
-// start; a claim with an epoch must have a greater one than the latest earlier claim that
-// gave an epoch. Claims without an epoch (it is optional) are judged for overlap only.
+// start; a claim with an epoch must have a greater one than every earlier claim that gave
+// an epoch (a smaller one started within LeadershipGrace of the greatest is an earlier claim
+// whose event was read late). Claims without an epoch (it is optional) are judged for overlap only.
 //
 // NotApplicable when no peer writes events (black-box), or fewer than two claims were made
 // (nothing to compare).
@@ -134,13 +135,18 @@ func (Leadership) Check(h []history.Record) Result {
 			})
 		}
 	}
-	// Epochs: each must exceed the latest earlier one.
+	// Epochs: each must exceed the greatest earlier one. Two claims read from two pipes
+	// within LeadershipGrace of each other may arrive in either order: a smaller epoch that
+	// close behind is the earlier claim read late; an equal epoch is always wrong.
 	prev := -1
 	for k, c := range claims {
 		if !c.hasEpoch {
 			continue
 		}
 		withEpoch++
+		if prev >= 0 && c.epoch < claims[prev].epoch && c.start-claims[prev].start <= LeadershipGrace {
+			continue // read out of order; the greater epoch stays the one to beat
+		}
 		if prev >= 0 && c.epoch <= claims[prev].epoch {
 			p := claims[prev]
 			regressions++

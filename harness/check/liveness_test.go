@@ -118,3 +118,27 @@ func TestLivenessStartsAtReady(t *testing.T) {
 		t.Fatalf("verdict %s, want pass: %s", r.Verdict, r.Summary)
 	}
 }
+
+// Two leader events read from two pipes 14µs apart, the greater epoch first: the earlier
+// claim was read late, not an epoch that went backwards.
+func TestLeadershipEpochsReadOutOfOrder(t *testing.T) {
+	ms := time.Millisecond
+	leader := func(t time.Duration, peer string, pid int, epoch uint64) history.Record {
+		return history.Record{T: t, Kind: history.KindEvent, Peer: peer, PID: pid, Event: &protocol.Event{Event: protocol.EventLeader, Epoch: &epoch}}
+	}
+	h := []history.Record{
+		{Kind: history.KindRun, Run: &history.Run{Version: 1, Liveness: time.Second}},
+		{T: 1 * ms, Kind: history.KindStart, Peer: "p1", PID: 11},
+		{T: 2 * ms, Kind: history.KindStart, Peer: "p2", PID: 12},
+		leader(10*ms, "p2", 12, 10),
+		leader(10*ms+14*time.Microsecond, "p1", 11, 9),
+		exitRec(20*ms, "p1", 11),
+	}
+	if r := (check.Leadership{}).Check(h); r.Verdict == check.Fail {
+		t.Fatalf("%s: %s", r.Verdict, r.Summary)
+	}
+	h[4].T = 300 * ms // well after: the epoch did go backwards
+	if r := (check.Leadership{}).Check(h); r.Verdict != check.Fail {
+		t.Fatalf("%s: %s", r.Verdict, r.Summary)
+	}
+}

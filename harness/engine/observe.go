@@ -169,7 +169,8 @@ func (e *Engine) Leader(detail string) (*proc.Peer, error) {
 
 // WaitAttempt waits until peer id has made an election attempt, or limit passes, and
 // reports whether it made one. A white-box peer (one that spoke) has made one when it leads
-// or follows, reports an error (a failed or refused attempt), exits after speaking, or has
+// or follows, reports errors (a failed attempt: once it exits or goes quiet, or at its
+// second, since it keeps trying), exits after speaking, or has
 // run for blackBox since it first spoke; a black-box peer, when it has run for blackBox
 // (nothing else shows its attempts). A peer that exits before it spoke made none.
 func (e *Engine) WaitAttempt(ctx context.Context, id string, limit, blackBox time.Duration) (bool, error) {
@@ -180,8 +181,14 @@ func (e *Engine) WaitAttempt(ctx context.Context, id string, limit, blackBox tim
 		switch {
 		case ps == nil || ps.p == nil:
 			return true, false
-		case ps.role != "" || ps.errors > 0:
+		case ps.role != "":
 			return true, true
+		case ps.errors >= 2:
+			return true, true // it failed and keeps trying
+		case ps.errors > 0:
+			// A reported failure: done once it exits (a refusal) or goes quiet (it keeps
+			// trying), so that its exit is recorded while the plant is still there.
+			return gone(ps.p) || time.Since(ps.last) > e.cfg.Quiet, true
 		case gone(ps.p):
 			return true, ps.events > 1 // spoke before its exit record
 		case ps.events == 0:

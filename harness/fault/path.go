@@ -173,13 +173,16 @@ func (p Plant) Inject(ctx context.Context, env Env) error {
 			return err
 		}
 	}
+	// Peers started at once share one deadline; one by one, each gets its own.
+	deadline := time.Now().Add(env.Timeout())
 	for _, id := range ids {
 		if p.OneByOne {
 			if err := env.Start([]string{id}); err != nil {
 				return err
 			}
+			deadline = time.Now().Add(env.Timeout())
 		}
-		met, err := env.WaitAttempt(ctx, id, env.Timeout(), hold)
+		met, err := env.WaitAttempt(ctx, id, max(time.Until(deadline), 0), hold)
 		if err != nil {
 			return err
 		}
