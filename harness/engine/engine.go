@@ -225,9 +225,6 @@ func (e *Engine) judge(r history.Record) {
 	if v := e.online.Add(r); v != nil && v == e.online.First() && e.cfg.OnViolation != nil {
 		e.cfg.OnViolation(v)
 	}
-	if r.Kind == history.KindObservation {
-		e.wake()
-	}
 }
 
 // Close ends the group: an "end" phase record, SIGTERM to every live peer (SIGKILL after

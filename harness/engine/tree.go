@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,11 +74,13 @@ func environPeer(pid int, addr string) (string, bool) {
 	return peer, peer != "" && a == addr
 }
 
-// children returns the children of pid, from /proc/PID/task/*/children.
+// children returns the children of pid that its main thread started, from
+// /proc/PID/task/PID/children: one read per process. (A child another thread forks is
+// missed here; once it outlives its parent it is re-parented to the harness and found by
+// the environment its peer got.)
 func children(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 	var out []int
-	for _, t := range tasks {
+	for _, t := range []string{fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)} {
 		b, err := os.ReadFile(t)
 		if err != nil {
 			continue
@@ -146,8 +147,13 @@ func (t *tree) refresh(roots map[int]string, isPeer func(int) bool, record func(
 			queue = append(queue, children(pid)...)
 		}
 	}
-	// Orphans re-parented to the harness: a descendant that daemonized.
-	for _, pid := range children(t.self) {
+	// Orphans re-parented to the harness: a descendant that daemonized. (Only when a peer
+	// lives or a descendant is known: nothing else can be re-parented here.)
+	var orphans []int
+	if len(roots) > 0 || len(t.desc) > 0 {
+		orphans = children(t.self)
+	}
+	for _, pid := range orphans {
 		d, known := t.desc[pid]
 		if !known && !isPeer(pid) && daemonLike(pid) {
 			// One that left before the walk saw it: known by the environment its peer got.

@@ -200,11 +200,17 @@ func (p Plant) Inject(ctx context.Context, env Env) error {
 	// One by one: the peers, all retrying, would race for the freed address; the group is
 	// taken down and started again one peer at a time, each once the one before has made
 	// its attempt, so that a schedule replays as one interleaving.
+	var still []string // those that kept trying; a peer that refused and exited stays down
+	for _, id := range ids {
+		if env.Peer(id) != nil {
+			still = append(still, id)
+		}
+	}
 	if err := env.KillAll(ctx); err != nil {
 		return err
 	}
 	unplant()
-	for _, id := range ids {
+	for _, id := range still {
 		if err := env.Start([]string{id}); err != nil {
 			return err
 		}
