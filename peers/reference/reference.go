@@ -156,6 +156,8 @@ func translate(ev election.Event) protocol.Event {
 		return protocol.Event{Event: protocol.EventDisconnection, Member: ev.Member, Reason: reason}
 	case election.Lost:
 		return protocol.Event{Event: protocol.EventLost, Reason: reason}
+	case election.Retry:
+		return protocol.Event{Event: protocol.EventError, Error: reason}
 	case election.Message:
 		var m wireMessage
 		if json.Unmarshal(ev.Data, &m) != nil {
