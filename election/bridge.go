@@ -1,6 +1,7 @@
 // This file keeps the relay's leader side and member side together, past 500 lines: they
 // share the frame format, the queues and the drain rules that Send's promise rests on, and
 // reading one without the other is how that promise was broken before.
+
 package election
 
 import (

@@ -1,5 +1,6 @@
 // This file builds the page's whole model in one pass over the history, past 500 lines:
 // lanes, folds and marks share that pass's state, and splitting them would mean a pass each.
+
 package timeline
 
 import (
