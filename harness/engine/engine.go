@@ -178,7 +178,7 @@ func (e *Engine) init() (err error) {
 			}
 		}
 	}
-	defer func() { e.tree = newTree(e.cfg.Addr) }()
+	defer func() { e.tree = newTree(e.cfg.Addr, e.secret) }()
 	if e.cfg.Transport == "unix" {
 		if !filepath.IsAbs(e.cfg.Addr) {
 			if e.cfg.Addr, err = filepath.Abs(e.cfg.Addr); err != nil {
@@ -246,6 +246,7 @@ func (e *Engine) Close(kill bool) error {
 	e.group.Close(e.cfg.Grace)
 	e.tree.refresh(e.rootMap(), e.isPeer, e.Record, true) // daemons that left as their peers ended
 	e.tree.killAll(e.Record)
+	e.tree.sweep(e.Record) // and any that escaped before the tree saw them
 	e.bg.Wait()
 	e.Snapshot("after end")
 	e.removeTemp()

@@ -42,36 +42,96 @@ type desc struct {
 // tree tracks the peers' descendants, so that their sockets count as the peer's: a peer
 // is its whole process tree (wrappers like `sh -c`, `npm start`, runtimes, daemons).
 type tree struct {
-	mu    sync.Mutex
-	addr  string // the election address: a daemon found by its environment must name it
-	self  int
-	desc  map[int]*desc
-	every time.Duration // how often it walks the trees at most
-	last  time.Time
+	mu     sync.Mutex
+	addr   string // the election address: a daemon found by its environment must name it
+	secret string // the secret file, tcp (unique to the run, as a unix path is)
+	self   int
+	desc   map[int]*desc
+	every  time.Duration // how often it walks the trees at most
+	last   time.Time
 }
 
-func newTree(addr string) *tree {
-	return &tree{addr: addr, self: os.Getpid(), desc: map[int]*desc{}, every: 100 * time.Millisecond}
+func newTree(addr, secret string) *tree {
+	return &tree{addr: addr, secret: secret, self: os.Getpid(), desc: map[int]*desc{}, every: 100 * time.Millisecond}
 }
 
-// environPeer returns the peer id in a process's environment (SPLITBRAIN_PEER) if its
-// SPLITBRAIN_ADDR is addr: a descendant that daemonized before the tree was walked still
-// carries the environment the harness gave its peer.
-func environPeer(pid int, addr string) (string, bool) {
+// environPeer returns the peer id in a process's environment (SPLITBRAIN_PEER) if it was
+// started for this run (its SPLITBRAIN_ADDR, and SPLITBRAIN_SECRET_FILE over tcp, are the
+// run's): a descendant that daemonized before the tree was walked still carries the
+// environment the harness gave its peer.
+func (t *tree) environPeer(pid int) (string, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	if err != nil {
 		return "", false
 	}
-	var peer, a string
+	var peer, a, secret string
 	for _, kv := range bytes.Split(b, []byte{0}) {
 		switch {
 		case bytes.HasPrefix(kv, []byte("SPLITBRAIN_PEER=")):
 			peer = string(kv[len("SPLITBRAIN_PEER="):])
 		case bytes.HasPrefix(kv, []byte("SPLITBRAIN_ADDR=")):
 			a = string(kv[len("SPLITBRAIN_ADDR="):])
+		case bytes.HasPrefix(kv, []byte("SPLITBRAIN_SECRET_FILE=")):
+			secret = string(kv[len("SPLITBRAIN_SECRET_FILE="):])
 		}
 	}
-	return peer, peer != "" && a == addr
+	return peer, peer != "" && a == t.addr && secret == t.secret
+}
+
+// sweep finds, anywhere on the machine, the processes started for this run that outlived
+// the group (a daemon escapes its peer's process group and may not be the harness's child
+// yet, halfway through a double fork), records each as daemonized and kills it. It looks
+// again until a look finds none, so that a fork under way is caught on the next look.
+func (t *tree) sweep(record func(history.Record)) {
+	for look := 0; look < 10; look++ {
+		ents, err := os.ReadDir("/proc")
+		if err != nil {
+			return
+		}
+		found := 0
+		for _, ent := range ents {
+			pid, err := strconv.Atoi(ent.Name())
+			if err != nil || pid == t.self {
+				continue
+			}
+			peer, ours := t.environPeer(pid)
+			if !ours {
+				continue
+			}
+			if _, state, ok := stat(pid); !ok || state == 'Z' {
+				continue
+			}
+			found++
+			t.mu.Lock()
+			d, known := t.desc[pid]
+			t.mu.Unlock()
+			if !known || !d.daemon {
+				record(history.Record{Kind: history.KindProcess, Peer: peer, PID: pid,
+					Detail: fmt.Sprintf("%s: pid %d of %s outlived its peer's process group", ProcDaemonized, pid, peer)})
+			}
+			if unix.Kill(pid, unix.SIGKILL) == nil {
+				record(history.Record{Kind: history.KindProcess, Peer: peer, PID: pid, Detail: ProcKilled})
+			}
+		}
+		if found == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // a killed process is gone within ms; a fork lands
+		t.reapOrphans()
+	}
+}
+
+// reapOrphans reaps the harness's zombie children that are not peers it started (those the
+// process group reaps itself): what sweep and killAll killed after it was re-parented here.
+func (t *tree) reapOrphans() {
+	for _, pid := range children(t.self) {
+		if _, state, ok := stat(pid); ok && state == 'Z' {
+			if _, ours := t.environPeer(pid); ours {
+				var ws unix.WaitStatus
+				_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+			}
+		}
+	}
 }
 
 // children returns the children of pid that its main thread started, from
@@ -157,7 +217,7 @@ func (t *tree) refresh(roots map[int]string, isPeer func(int) bool, record func(
 		d, known := t.desc[pid]
 		if !known && !isPeer(pid) && daemonLike(pid) {
 			// One that left before the walk saw it: known by the environment its peer got.
-			if peer, ok := environPeer(pid, t.addr); ok {
+			if peer, ok := t.environPeer(pid); ok {
 				if start, _, ok := stat(pid); ok {
 					d = &desc{peer: peer, start: start}
 					for root, id := range roots {
@@ -182,7 +242,9 @@ func (t *tree) refresh(roots map[int]string, isPeer func(int) bool, record func(
 			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 			continue
 		}
-		if !d.daemon {
+		// Left the tree but still in the peer's process group: an orphan that dies with
+		// the group (a wrapper's child as the group stops). Out of the group: a daemon.
+		if !d.daemon && (d.root == 0 || pgrp(pid) != d.root) {
 			d.daemon = true
 			record(history.Record{Kind: history.KindProcess, Peer: d.peer, PID: pid,
 				Detail: fmt.Sprintf("%s: pid %d of %s left its process tree and still runs", ProcDaemonized, pid, d.peer)})
@@ -249,6 +311,24 @@ func (t *tree) killAll(record func(history.Record)) {
 		}
 		delete(t.desc, pid)
 	}
+}
+
+// pgrp returns pid's process group, or 0.
+func pgrp(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0
+	}
+	f := strings.Fields(string(b[i+2:]))
+	if len(f) < 3 {
+		return 0
+	}
+	g, _ := strconv.Atoi(f[2])
+	return g
 }
 
 // daemonLike reports whether pid, a child of the harness, is not a peer it just started:
