@@ -246,7 +246,9 @@ func (e *Engine) Close(kill bool) error {
 	e.group.Close(e.cfg.Grace)
 	e.tree.refresh(e.rootMap(), e.isPeer, e.Record, true) // daemons that left as their peers ended
 	e.tree.killAll(e.Record)
-	e.tree.sweep(e.Record) // and any that escaped before the tree saw them
+	if e.tree.seen || e.selfExited() {
+		e.tree.sweep(e.Record) // and any that escaped before the tree saw them
+	}
 	e.bg.Wait()
 	e.Snapshot("after end")
 	e.removeTemp()
@@ -322,4 +324,15 @@ func writeSecret(dir string) (string, error) {
 		return "", fmt.Errorf("secret file: %w", err)
 	}
 	return path, nil
+}
+
+// selfExited reports whether a peer exited on its own (not by the harness): only such a
+// peer, or one with descendants, can have left a daemon behind.
+func (e *Engine) selfExited() bool {
+	for _, p := range e.group.Peers() {
+		if x := p.Exit(); x != nil && !x.ByHarness {
+			return true
+		}
+	}
+	return false
 }

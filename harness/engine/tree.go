@@ -49,6 +49,7 @@ type tree struct {
 	desc   map[int]*desc
 	every  time.Duration // how often it walks the trees at most
 	last   time.Time
+	seen   bool // a descendant was ever found: something may have escaped
 }
 
 func newTree(addr, secret string) *tree {
@@ -203,6 +204,7 @@ func (t *tree) refresh(roots map[int]string, isPeer func(int) bool, record func(
 				continue
 			}
 			t.desc[pid] = &desc{peer: peer, root: root, start: start}
+			t.seen = true
 			record(history.Record{Kind: history.KindProcess, Peer: peer, PID: pid, Detail: fmt.Sprintf("%s of %s (pid %d)", ProcChild, peer, root)})
 			queue = append(queue, children(pid)...)
 		}
