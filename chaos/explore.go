@@ -148,8 +148,10 @@ type Result struct {
 	Counterexample *Schedule `json:"counterexample,omitempty"`
 	// Reproduced is whether a replay of Counterexample broke an invariant again (not
 	// necessarily the same one: one race may show first as an orphan or as two listeners,
-	// depending on when the kernel is sampled).
-	Reproduced bool `json:"reproduced"`
+	// depending on when the kernel is sampled), within replayTries tries; ReplayTries is
+	// how many it took (1 for a steered interleaving).
+	Reproduced  bool `json:"reproduced"`
+	ReplayTries int  `json:"replay_tries,omitempty"`
 	// Rapid is rapid's own report of the failure (flaky or not), if any.
 	Rapid string `json:"rapid,omitempty"`
 	// LeaderKills counts leader kills and terms in schedules that passed: faults survived.
@@ -160,6 +162,9 @@ type Result struct {
 
 // Found reports whether a violation was found.
 func (r Result) Found() bool { return r.Violation != nil }
+
+// replayTries bounds the replays that confirm a counterexample.
+const replayTries = 3
 
 // rapidMu serializes explorations: rapid reads its settings from package flags.
 var rapidMu sync.Mutex
@@ -244,13 +249,21 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 	if res.Violation == nil {
 		res.Search = time.Since(begin)
 	} else {
-		// The counterexample must replay: run it once more, as `splitbrain replay` would.
-		again, recs, err := runSchedule(ctx, &cfg, *res.Counterexample)
-		if err != nil {
-			return res, err
+		// The counterexample must replay: run it again, as `splitbrain replay` would. A
+		// steered interleaving replays at once; a race between free peers (a timing
+		// schedule, or a start of several free peers) may need another try.
+		var again Schedule
+		var recs []history.Record
+		for try := 0; try < replayTries && !res.Reproduced; try++ {
+			var err error
+			again, recs, err = runSchedule(ctx, &cfg, *res.Counterexample)
+			if err != nil {
+				return res, err
+			}
+			res.Runs++
+			res.ReplayTries = try + 1
+			res.Reproduced = again.Violation != nil
 		}
-		res.Runs++
-		res.Reproduced = again.Violation != nil
 		if !res.Reproduced && len(ex.last.Steps) > len(res.Counterexample.Steps) {
 			// A race of free peers may not replay every time: fall back to rapid's own
 			// shrunk schedule if that one does.
