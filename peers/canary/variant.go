@@ -2,7 +2,6 @@ package canary
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -58,12 +57,6 @@ func init() {
 // Leader, Follower, or Lost when neither), and returns what to tell the user, if anything.
 type filter func(ev election.Event, role election.EventKind, leader string) (election.Event, bool)
 
-// variantMessage is the reference peer's wire form of a broadcast: its id with its data.
-type variantMessage struct {
-	ID   string `json:"id"`
-	Data string `json:"data"`
-}
-
 // runVariant is the reference peer's loop (peers/reference.Run) with f between the election's
 // events and the protocol.
 func runVariant(p *peerio.Peer, f filter) error {
@@ -100,7 +93,7 @@ func runVariant(p *peerio.Peer, f filter) error {
 				role, leader = ev.Kind, ev.Leader
 			}
 			if keep {
-				p.Emit(translateVariant(out))
+				p.Emit(peerio.Translate(out))
 			}
 		case c, ok := <-cmds:
 			if !ok {
@@ -108,14 +101,7 @@ func runVariant(p *peerio.Peer, f filter) error {
 				continue
 			}
 			if c.Cmd == protocol.CmdBroadcast {
-				go func() {
-					msg, _ := json.Marshal(variantMessage{ID: c.ID, Data: c.Data})
-					if err := e.Send(ctx, msg); err != nil {
-						p.Emit(protocol.Event{Event: protocol.EventSendFailed, ID: c.ID, Error: err.Error()})
-						return
-					}
-					p.Emit(protocol.Event{Event: protocol.EventSent, ID: c.ID})
-				}()
+				go p.Broadcast(ctx, e, c)
 			}
 		case <-p.Stop():
 			e.Close()
@@ -128,31 +114,4 @@ func runVariant(p *peerio.Peer, f filter) error {
 			return fmt.Errorf("election: %w", err)
 		}
 	}
-}
-
-// translateVariant is peers/reference's translate.
-func translateVariant(ev election.Event) protocol.Event {
-	reason := ""
-	if ev.Err != nil {
-		reason = ev.Err.Error()
-	}
-	switch ev.Kind {
-	case election.Leader:
-		return protocol.Event{Event: protocol.EventLeader, Epoch: protocol.Uint64(ev.Epoch)}
-	case election.Follower:
-		return protocol.Event{Event: protocol.EventFollower, Leader: ev.Leader, Epoch: protocol.Uint64(ev.Epoch)}
-	case election.Connection:
-		return protocol.Event{Event: protocol.EventConnection, Member: ev.Member}
-	case election.Disconnection:
-		return protocol.Event{Event: protocol.EventDisconnection, Member: ev.Member, Reason: reason}
-	case election.Lost:
-		return protocol.Event{Event: protocol.EventLost, Reason: reason}
-	case election.Message:
-		var m variantMessage
-		if json.Unmarshal(ev.Data, &m) != nil {
-			m = variantMessage{Data: string(ev.Data)}
-		}
-		return protocol.Event{Event: protocol.EventMessage, From: ev.Member, ID: m.ID, Data: m.Data}
-	}
-	return protocol.Event{Event: protocol.EventError, Error: "unknown election event " + ev.Kind.String()}
 }

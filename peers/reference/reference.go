@@ -5,7 +5,6 @@ package reference
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -71,12 +70,6 @@ func Main(args []string, stderr io.Writer) int {
 	return Run(p, stderr)
 }
 
-// wireMessage is how the reference peer carries a broadcast's id with its data.
-type wireMessage struct {
-	ID   string `json:"id"`
-	Data string `json:"data"`
-}
-
 // Run runs the election library for p until p is asked to stop.
 func Run(p *peerio.Peer, stderr io.Writer) int {
 	env := p.Env()
@@ -107,14 +100,14 @@ func Run(p *peerio.Peer, stderr io.Writer) int {
 				events = nil
 				continue
 			}
-			p.Emit(translate(ev))
+			p.Emit(peerio.Translate(ev))
 		case c, ok := <-cmds:
 			if !ok {
 				cmds = nil
 				continue
 			}
 			if c.Cmd == protocol.CmdBroadcast {
-				go broadcast(ctx, p, e, c)
+				go p.Broadcast(ctx, e, c)
 			}
 		case <-p.Stop():
 			e.Close()
@@ -129,41 +122,4 @@ func Run(p *peerio.Peer, stderr io.Writer) int {
 			return ExitFatal
 		}
 	}
-}
-
-func broadcast(ctx context.Context, p *peerio.Peer, e *election.Elector, c protocol.Command) {
-	msg, _ := json.Marshal(wireMessage{ID: c.ID, Data: c.Data})
-	if err := e.Send(ctx, msg); err != nil {
-		p.Emit(protocol.Event{Event: protocol.EventSendFailed, ID: c.ID, Error: err.Error()})
-		return
-	}
-	p.Emit(protocol.Event{Event: protocol.EventSent, ID: c.ID})
-}
-
-func translate(ev election.Event) protocol.Event {
-	reason := ""
-	if ev.Err != nil {
-		reason = ev.Err.Error()
-	}
-	switch ev.Kind {
-	case election.Leader:
-		return protocol.Event{Event: protocol.EventLeader, Epoch: protocol.Uint64(ev.Epoch)}
-	case election.Follower:
-		return protocol.Event{Event: protocol.EventFollower, Leader: ev.Leader, Epoch: protocol.Uint64(ev.Epoch)}
-	case election.Connection:
-		return protocol.Event{Event: protocol.EventConnection, Member: ev.Member}
-	case election.Disconnection:
-		return protocol.Event{Event: protocol.EventDisconnection, Member: ev.Member, Reason: reason}
-	case election.Lost:
-		return protocol.Event{Event: protocol.EventLost, Reason: reason}
-	case election.Retry:
-		return protocol.Event{Event: protocol.EventError, Error: reason}
-	case election.Message:
-		var m wireMessage
-		if json.Unmarshal(ev.Data, &m) != nil {
-			m = wireMessage{Data: string(ev.Data)}
-		}
-		return protocol.Event{Event: protocol.EventMessage, From: ev.Member, ID: m.ID, Data: m.Data}
-	}
-	return protocol.Event{Event: protocol.EventError, Error: "unknown election event " + ev.Kind.String()}
 }
