@@ -26,7 +26,7 @@ ICONS = {
     "pass": "\u2705",
     "fail": "\u274c",
     "inconclusive": "\u2754",
-    "not-applicable": "\u2796",
+    "not-judged": "\u2796",
     "harness-error": "\u26a0\ufe0f",
     "skipped": "\u23ed\ufe0f",
 }
@@ -144,7 +144,7 @@ def summary(out, report, artifact, exit_code):
         row.append(seconds(c.get("duration")))
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "%s pass \u00b7 %s fail \u00b7 %s inconclusive \u00b7 %s not judged \u00b7 %s harness error" % (
-        ICONS["pass"], ICONS["fail"], ICONS["inconclusive"], ICONS["not-applicable"], ICONS["harness-error"]), ""]
+        ICONS["pass"], ICONS["fail"], ICONS["inconclusive"], ICONS["not-judged"], ICONS["harness-error"]), ""]
 
     lines += ["**Confidence:** " + confidence(report, cases), ""]
 

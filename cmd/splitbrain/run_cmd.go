@@ -133,7 +133,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if outcome.StoppedEarly {
 		fmt.Fprintf(stdout, "splitbrain: --fail-fast: the fault phase stopped at %v: %s\n", seconds(outcome.ViolationAt), outcome.Violation)
 	}
-	_ = report.Summary(stdout, outcome.Results, run0(outcome))
+	_ = report.Summary(stdout, report.NewResults(outcome.Records, outcome.Results))
 	printFooter(stdout, outcome.Dir, outcome.Results)
 	switch {
 	case sig != 0:
@@ -183,15 +183,6 @@ func firstViolation(results check.Results) (time.Duration, string, bool) {
 
 // seconds renders d as seconds with millisecond precision, e.g. "3.142s".
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
-
-func run0(o *run.Outcome) *history.Run {
-	for _, r := range o.Records {
-		if r.Run != nil {
-			return r.Run
-		}
-	}
-	return nil
-}
 
 // shellQuote quotes s for a POSIX shell when it needs it.
 func shellQuote(s string) string {

@@ -25,7 +25,7 @@ func TestHistories(t *testing.T) {
 	const (
 		P = check.Pass
 		F = check.Fail
-		N = check.NotApplicable
+		N = check.NotJudged
 		I = check.Inconclusive
 	)
 	tests := []struct {
@@ -63,7 +63,7 @@ func TestHistories(t *testing.T) {
 				if !ok {
 					want = check.Pass
 					if r.Name == "exposure" { // every history here is a unix run
-						want = check.NotApplicable
+						want = check.NotJudged
 					}
 				}
 				if r.Verdict != want {
@@ -155,7 +155,7 @@ func TestResultsVerdict(t *testing.T) {
 		want check.Verdict
 		exit int
 	}{
-		{rs: mk(check.Pass, check.NotApplicable), want: check.Pass, exit: 0},
+		{rs: mk(check.Pass, check.NotJudged), want: check.Pass, exit: 0},
 		{rs: mk(check.Pass, check.Inconclusive), want: check.Inconclusive, exit: 2},
 		{rs: mk(check.Inconclusive, check.Fail, check.Pass), want: check.Fail, exit: 1},
 		{rs: mk(), want: check.Inconclusive, exit: 2},

@@ -46,7 +46,7 @@ const DeliveryMargin = 100 * time.Millisecond
 // same id twice (a duplicate), and the sender must not get its own broadcast back.
 //
 // Broadcast ids must be unique within a run. A command record whose Detail begins with
-// [CommandDropped] never reached the peer and is not judged. NotApplicable when no peer
+// [CommandDropped] never reached the peer and is not judged. NotJudged when no peer
 // writes events, the harness sent no broadcast, no peer ever answered one (reading stdin is
 // optional in the protocol), or no delivery was required of anyone (every group changed
 // within the margin, or had no other member): a verdict on nothing is not a pass.
@@ -220,7 +220,13 @@ func (Delivery) Check(h []history.Record) Result {
 			ev := r.Event
 			switch {
 			case membership[ev.Event]:
-				g.status[r.PID] = ev.Event
+				// An event read after the SIGSTOP was written before it took effect: the
+				// peer stays stopped, in that state once resumed.
+				if g.status[r.PID] == stopped {
+					g.before[r.PID] = ev.Event
+				} else {
+					g.status[r.PID] = ev.Event
+				}
 				g.follows[r.PID] = ev.Leader
 				g.hasEpoch[r.PID] = ev.Epoch != nil
 				if ev.Epoch != nil {
@@ -260,13 +266,13 @@ func (Delivery) Check(h []history.Record) Result {
 		}
 	}
 	if events == 0 {
-		return Result{Verdict: NotApplicable, Summary: "no peer wrote events (black-box), so delivery cannot be seen"}
+		return Result{Verdict: NotJudged, Summary: "no peer wrote events (black-box), so delivery cannot be seen"}
 	}
 	if len(casts) == 0 {
-		return Result{Verdict: NotApplicable, Summary: "the harness sent no broadcast"}
+		return Result{Verdict: NotJudged, Summary: "the harness sent no broadcast"}
 	}
 	if len(outcomes) == 0 {
-		return Result{Verdict: NotApplicable, Summary: fmt.Sprintf("no peer answered any of %s with sent or send-failed: the implementation does not take broadcast commands", count(len(casts), "broadcast"))}
+		return Result{Verdict: NotJudged, Summary: fmt.Sprintf("no peer answered any of %s with sent or send-failed: the implementation does not take broadcast commands", count(len(casts), "broadcast"))}
 	}
 	if !leaderAppeared(h) {
 		return noLeader(h)
@@ -380,7 +386,7 @@ func (Delivery) Check(h []history.Record) Result {
 		return res
 	}
 	if required == 0 {
-		res.Verdict = NotApplicable
+		res.Verdict = NotJudged
 		res.Summary = fmt.Sprintf("not judged: no delivery was required of anyone (of %s, %d reported sent, each to a group "+
 			"that changed within %v or had no other member; %d reported failed; %s died)",
 			count(len(casts), "broadcast"), sent, DeliveryMargin, failed, count(excused, "sender"))

@@ -258,7 +258,7 @@ func (Liveness) Check(h []history.Record) Result {
 		res.Verdict = Fail
 		res.Summary = fmt.Sprintf("%d of %d failovers broke the %v bound; first: %s", violations, len(gaps)+boolInt(lost && !waiting), bound, res.Evidence[0].What)
 	case len(gaps) == 0:
-		res.Verdict, res.Summary = NotApplicable, "not judged: the leader was never lost while a peer able to elect lived"
+		res.Verdict, res.Summary = NotJudged, "not judged: the leader was never lost while a peer able to elect lived"
 	default:
 		res.Verdict = Pass
 		res.Summary = fmt.Sprintf("%s, the longest %v (bound %v)", count(len(gaps), "failover"), gaps[len(gaps)-1], bound)

@@ -66,7 +66,7 @@ func TestLivenessIgnoresLossAfterEnd(t *testing.T) {
 		exitRec(30*ms, "p1", 11),
 		leaderObs(5000*ms, 0, 0),
 	}
-	if r := (check.Liveness{}).Check(h); r.Verdict != check.NotApplicable || r.Figures["failovers"] != 0 {
+	if r := (check.Liveness{}).Check(h); r.Verdict != check.NotJudged || r.Figures["failovers"] != 0 {
 		t.Errorf("verdict %s, failovers %v: %s", r.Verdict, r.Figures["failovers"], r.Summary)
 	}
 }

@@ -79,7 +79,7 @@ func severity(v check.Verdict) int {
 		return 3
 	case check.Fail:
 		return 4
-	case check.Pass, check.NotApplicable, Skipped:
+	case check.Pass, check.NotJudged, Skipped:
 		return 1
 	}
 	return 2 // unknown: not a pass
@@ -351,7 +351,7 @@ func writeJUnit(w io.Writer, r *Report) error {
 				jc.Failure = &report.JUnitMessage{Message: inv.Summary, Type: "violation", Contents: evidence(inv, c)}
 			case check.Inconclusive:
 				jc.Error = &report.JUnitMessage{Message: inv.Summary, Type: "inconclusive", Contents: evidence(inv, c)}
-			case check.NotApplicable:
+			case check.NotJudged:
 				jc.Skipped = &report.JUnitMessage{Message: inv.Summary}
 			default:
 				jc.SystemOut = &report.JUnitText{Contents: inv.Summary + "\n"}

@@ -251,6 +251,8 @@ func (e *Engine) Close(kill bool) error {
 	}
 	e.bg.Wait()
 	e.Snapshot("after end")
+	n, median, most := e.ObservationStats()
+	e.Record(history.Record{Kind: history.KindObserver, Observer: &history.Observer{Snapshots: n, Median: median, Max: most}})
 	e.removeTemp()
 	var err error
 	if e.rec.w != nil {

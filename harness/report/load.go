@@ -149,6 +149,14 @@ func validate(r history.Record, first bool) string {
 		if r.PID <= 0 || r.Detail == "" {
 			return "process record needs a positive \"pid\" and a \"detail\""
 		}
+	case history.KindRound:
+		if r.Round == nil || r.Round.Fault == "" {
+			return "round record has no \"round\" object with a \"fault\""
+		}
+	case history.KindObserver:
+		if r.Observer == nil {
+			return missing("observer")
+		}
 	default:
 		return fmt.Sprintf("unknown record kind %q", r.Kind)
 	}

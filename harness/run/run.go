@@ -176,7 +176,7 @@ func (r *run) main(ctx context.Context) error {
 		if r.cfg.Duration > 0 && time.Since(began) >= r.cfg.Duration {
 			break
 		}
-		f := r.cfg.Faults[rng.IntN(len(r.cfg.Faults))]
+		f := fault.Draw(rng, r.cfg.Faults)
 		r.prog.round(round, f.Name(), began, len(e.Live()))
 		if settling {
 			e.Phase(check.PhaseFaults)
@@ -185,17 +185,20 @@ func (r *run) main(ctx context.Context) error {
 		err := f.Inject(fctx, e)
 		r.out.Rounds = round
 		skipped := errors.Is(err, fault.ErrNoTarget)
+		rec := history.Round{N: round, Fault: f.Name()}
 		switch {
 		case err != nil && fctx.Err() != nil:
 			// Interrupted, or stopped at the first violation: the round is cut short.
+			rec.Skipped = "interrupted"
 		case errors.Is(err, fault.ErrNoTarget):
 			r.out.Skipped++
-			e.Record(history.Record{Kind: history.KindFault, Fault: &history.Fault{Name: f.Name(), Detail: "skipped: " + err.Error()}})
+			rec.Skipped = skipReason(f.Name(), err)
 		case err != nil:
 			return fmt.Errorf("round %d, fault %s: %w", round, f.Name(), err)
 		default:
 			r.out.FaultCounts[f.Name()]++
 		}
+		e.Record(history.Record{Kind: history.KindRound, Round: &rec})
 		e.Snapshot("after " + f.Name())
 		if fctx.Err() != nil {
 			break
@@ -308,4 +311,16 @@ func (r *run) broadcast(ctx context.Context) {
 			r.broadcasts.Add(1)
 		}
 	}
+}
+
+// skipReason is why a fault had no target, without the fault's name and the sentinel's
+// words: "kill-new-leader: no successor within 5s: no target for fault" -> "no successor
+// within 5s"; "no target" when the error says no more.
+func skipReason(name string, err error) string {
+	why := strings.TrimPrefix(err.Error(), name+": ")
+	why = strings.TrimSuffix(strings.TrimSuffix(why, fault.ErrNoTarget.Error()), ": ")
+	if why == "" {
+		return "no target"
+	}
+	return why
 }
