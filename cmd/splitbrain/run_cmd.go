@@ -95,7 +95,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	// The replay command: every flag that shapes the run, with the seed; not --addr or --out.
-	replay := []string{"splitbrain", "run"}
+	replay := []string{selfCommand(), "run"}
 	for _, name := range []string{"impl", "transport", "peers", "rounds", "duration", "faults", "settle", "liveness", "failpoints", "broadcasts", "fail-fast"} {
 		switch {
 		case name == "fail-fast" && *failFast:

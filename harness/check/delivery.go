@@ -38,7 +38,7 @@ const DeliveryMargin = 100 * time.Millisecond
 //     tc and before the horizon (the "end" phase, or the last record);
 //   - if S reports sent X at ts, every member R of S's group is required to write `message`
 //     X unless R or its leader changed (a membership event, a disconnection of R, a SIGSTOP
-//     or SIGCONT, an exit) between tf and max(ts, tf) + DeliveryMargin, or the history ends
+//     or SIGCONT, an exit; or, for R only, a SIGTERM or SIGKILL from the harness) between tf and max(ts, tf) + DeliveryMargin, or the history ends
 //     before then. A required R that never writes it, at any time, is a violation.
 //
 // Every `message` whose id is a broadcast of the run is checked wherever it lands: `from`
@@ -165,6 +165,7 @@ func (Delivery) Check(h []history.Record) Result {
 		}
 	)
 	brk := func(pid int, t time.Duration) { breaks[pid] = append(breaks[pid], t) }
+	leaving := map[int][]time.Duration{} // pid -> when the harness signalled it to end
 	for i, r := range h {
 		p.apply(h, i)
 		switch r.Kind {
@@ -181,6 +182,10 @@ func (Delivery) Check(h []history.Record) Result {
 				continue
 			}
 			switch r.Fault.Signal {
+			case "SIGTERM", "SIGKILL":
+				// A peer told to end may stop delivering to itself at once: it is leaving.
+				// A leader told to end still owes its followers what it acknowledged.
+				leaving[r.PID] = append(leaving[r.PID], r.T)
 			case "SIGSTOP":
 				if st, ok := g.status[r.PID]; ok && st != stopped {
 					g.before[r.PID] = st
@@ -342,7 +347,7 @@ func (Delivery) Check(h []history.Record) Result {
 			}
 			var lost []int
 			for _, pid := range b.members {
-				if changed(breaks[pid], b.from, tEnd) || changed(breaks[b.leader], b.from, tEnd) {
+				if changed(breaks[pid], b.from, tEnd) || changed(leaving[pid], b.from, tEnd) || changed(breaks[b.leader], b.from, tEnd) {
 					continue // it or its leader changed meanwhile: not required
 				}
 				required++

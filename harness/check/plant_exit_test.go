@@ -129,3 +129,27 @@ func TestPlantNoPeerMetIsNotJudged(t *testing.T) {
 		t.Fatalf("met plant: %s: %s", r.Verdict, r.Summary)
 	}
 }
+
+// TestDeliveryExcusesALeavingRecipient: p1 misses b2 (sent at 300ms); the harness's SIGTERM
+// to p1 meanwhile excuses p1 alone, and a SIGTERM to another follower excuses nobody.
+func TestDeliveryExcusesALeavingRecipient(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		peer string
+		pid  int
+		want check.Verdict
+	}{
+		{"p1", 104, check.Pass},
+		{"p2", 102, check.Fail},
+	} {
+		h := slices.DeleteFunc(load(t, "good.jsonl"), func(r history.Record) bool {
+			return r.Kind == history.KindEvent && r.Event.Event == "message" && r.Event.ID == "b2" && r.Peer == "p1"
+		})
+		h = append(h, history.Record{T: 300*ms + ms/2, Kind: history.KindFault, Peer: tt.peer, PID: tt.pid,
+			Fault: &history.Fault{Name: "term-follower", Target: tt.peer, PID: tt.pid, Signal: "SIGTERM"}})
+		slices.SortStableFunc(h, func(a, b history.Record) int { return int(a.T - b.T) })
+		if r := (check.Delivery{}).Check(h); r.Verdict != tt.want {
+			t.Errorf("SIGTERM to %s: delivery %s, want %s: %s", tt.peer, r.Verdict, tt.want, r.Summary)
+		}
+	}
+}
