@@ -64,9 +64,16 @@ var _ = Describe("splitbrain run", func() {
 			out := filepath.Join(GinkgoT().TempDir(), "res")
 			s := start("", "run", "--out", out, "--impl", "sh -c 'echo cannot open config >&2; exit 4'", "--quiet")
 			Eventually(s, 20*time.Second).Should(gexec.Exit(check.ExitInconclusive))
-			Expect(s.Out).To(gbytes.Say(`all 10 peers exited`))
+			Expect(s.Out).To(gbytes.Say(`all 10 peers exited on their own`))
 			Expect(s.Out).To(gbytes.Say(`exited with status 4; stderr ends: "cannot open config"`))
 			expectReports(out)
+		})
+
+		It("when it exits 0 at once, hinting that it may daemonize", func() {
+			out := filepath.Join(GinkgoT().TempDir(), "res")
+			s := start("", "run", "--out", out, "--impl", "sh -c 'exit 0'", "--peers", "3", "--quiet")
+			Eventually(s, 20*time.Second).Should(gexec.Exit(check.ExitInconclusive))
+			Expect(s.Out).To(gbytes.Say(`exited with status 0 within 2s of starting: a peer must stay in the foreground`))
 		})
 	})
 
