@@ -1,8 +1,10 @@
 package check
 
 import (
+	"maps"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
@@ -53,80 +55,114 @@ var leaderKillFaults = []string{"kill-leader", "term-leader", "kill-new-leader"}
 // Exercise reads what a history exercised and bounds its split-brain rate per leader kill
 // at level (DefaultLevel if 0).
 func Exercise(h []history.Record, level float64) (Exercised, Confidence) {
+	t := NewTally(level)
+	for _, r := range h {
+		t.Add(r)
+	}
+	return t.Result()
+}
+
+// Tally is [Exercise] record by record, for a driver that stops at a confidence bound.
+// Safe for concurrent use.
+type Tally struct {
+	mu       sync.Mutex
+	ex       Exercised
+	conf     Confidence
+	o        *Online
+	holders  []int // root pids of the listener at the last observation
+	killed   int   // the root pid of the last leader killed, until a failover is seen
+	inTrial  bool  // a leader kill happened and no later one yet
+	violated bool  // the current trial saw a split brain
+}
+
+// NewTally returns an empty tally at confidence level (DefaultLevel if 0).
+func NewTally(level float64) *Tally {
 	if level <= 0 || level >= 1 {
 		level = DefaultLevel
 	}
-	ex := Exercised{FaultsRun: map[string]int{}}
-	o := NewOnline(SingleListener{}.Name(), ReachableLeader{}.Name())
-	var (
-		holders  []int // root pids of the listener at the last observation
-		killed   = -1  // the root pid of the last leader killed, until a failover is seen
-		inTrial  bool  // a leader kill happened and no later one yet
-		violated bool  // the current trial saw a split brain
-		conf     = Confidence{Level: level}
-	)
-	endTrial := func() {
-		if inTrial && violated {
-			conf.Violations++
-		}
+	return &Tally{ex: Exercised{FaultsRun: map[string]int{}}, conf: Confidence{Level: level},
+		o: NewOnline(SingleListener{}.Name(), ReachableLeader{}.Name()), killed: -1}
+}
+
+// Add counts r.
+func (t *Tally) Add(r history.Record) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ex := &t.ex
+	if v := t.o.Add(r); v != nil && t.inTrial {
+		t.violated = true
 	}
-	for _, r := range h {
-		if v := o.Add(r); v != nil && inTrial {
-			violated = true
+	switch r.Kind {
+	case history.KindRound:
+		if r.Round == nil {
+			return
 		}
-		switch r.Kind {
-		case history.KindRound:
-			if r.Round == nil {
-				continue
+		ex.Rounds = max(ex.Rounds, r.Round.N)
+		if r.Round.Skipped != "" {
+			if ex.FaultsSkipped == nil {
+				ex.FaultsSkipped = map[string]map[string]int{}
 			}
-			ex.Rounds = max(ex.Rounds, r.Round.N)
-			if r.Round.Skipped != "" {
-				if ex.FaultsSkipped == nil {
-					ex.FaultsSkipped = map[string]map[string]int{}
-				}
-				if ex.FaultsSkipped[r.Round.Fault] == nil {
-					ex.FaultsSkipped[r.Round.Fault] = map[string]int{}
-				}
-				ex.FaultsSkipped[r.Round.Fault][r.Round.Skipped]++
-			} else {
-				ex.FaultsRun[r.Round.Fault]++
+			if ex.FaultsSkipped[r.Round.Fault] == nil {
+				ex.FaultsSkipped[r.Round.Fault] = map[string]int{}
 			}
-		case history.KindObserver:
-			if r.Observer != nil {
-				ex.Observations = r.Observer.Snapshots
-				ex.IntervalMedianMS = ms(r.Observer.Median)
-				ex.IntervalMaxMS = ms(r.Observer.Max)
-			}
-		case history.KindObservation:
-			ex.RecordedObservations++
-			if r.Snapshot == nil {
-				continue
-			}
-			holders = reachableHolder(o.peers.normalize(r.Snapshot), o.tcp)
-			if killed > 0 && len(holders) > 0 && !slices.Contains(holders, killed) {
-				ex.Failovers++
-				killed = -1
-			}
-		case history.KindFault:
-			f := r.Fault
-			if f == nil || f.PID == 0 || (f.Signal != "SIGKILL" && f.Signal != "SIGTERM") || f.Name == "kill-all" {
-				continue
-			}
-			root := o.peers.rootOf(f.PID)
-			if !slices.Contains(leaderKillFaults, f.Name) && !slices.Contains(holders, root) {
-				continue
-			}
-			endTrial()
-			ex.LeaderKills++
-			inTrial, violated, killed = true, false, root
+			ex.FaultsSkipped[r.Round.Fault][r.Round.Skipped]++
+		} else {
+			ex.FaultsRun[r.Round.Fault]++
 		}
+	case history.KindObserver:
+		if r.Observer != nil {
+			ex.Observations = r.Observer.Snapshots
+			ex.IntervalMedianMS = ms(r.Observer.Median)
+			ex.IntervalMaxMS = ms(r.Observer.Max)
+		}
+	case history.KindObservation:
+		ex.RecordedObservations++
+		if r.Snapshot == nil {
+			return
+		}
+		t.holders = reachableHolder(t.o.peers.normalize(r.Snapshot), t.o.tcp)
+		if t.killed > 0 && len(t.holders) > 0 && !slices.Contains(t.holders, t.killed) {
+			ex.Failovers++
+			t.killed = -1
+		}
+	case history.KindFault:
+		f := r.Fault
+		if f == nil || f.PID == 0 || (f.Signal != "SIGKILL" && f.Signal != "SIGTERM") || f.Name == "kill-all" {
+			return
+		}
+		root := t.o.peers.rootOf(f.PID)
+		if !slices.Contains(leaderKillFaults, f.Name) && !slices.Contains(t.holders, root) {
+			return
+		}
+		t.endTrial()
+		ex.LeaderKills++
+		t.inTrial, t.violated, t.killed = true, false, root
 	}
-	endTrial()
+}
+
+func (t *Tally) endTrial() {
+	if t.inTrial && t.violated {
+		t.conf.Violations++
+	}
+	t.inTrial = false
+}
+
+// Result returns what was exercised so far and the confidence it earns; the trial in
+// progress counts.
+func (t *Tally) Result() (Exercised, Confidence) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ex, conf := t.ex, t.conf
+	ex.FaultsRun = maps.Clone(ex.FaultsRun)
+	ex.FaultsSkipped = maps.Clone(ex.FaultsSkipped)
+	if t.inTrial && t.violated {
+		conf.Violations++
+	}
 	if ex.Observations == 0 {
 		ex.Observations = ex.RecordedObservations // a history without the observer's figures
 	}
 	conf.Trials = ex.LeaderKills
-	conf.RateUpperBound = RateUpperBound(conf.Violations, conf.Trials, level)
+	conf.RateUpperBound = RateUpperBound(conf.Violations, conf.Trials, conf.Level)
 	return ex, conf
 }
 

@@ -118,6 +118,7 @@ type Engine struct {
 	rng    *mrand.Rand
 	group  *proc.Group
 	online *check.Online
+	tally  *check.Tally // what the run exercised so far, and the confidence it earns
 	tree   *tree
 	bg     sync.WaitGroup
 
@@ -149,7 +150,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	raiseNoFile()
 	becomeSubreaper()
-	e := &Engine{cfg: cfg, argv: argv, online: check.NewOnline(cfg.Invariants...),
+	e := &Engine{cfg: cfg, argv: argv, online: check.NewOnline(cfg.Invariants...), tally: check.NewTally(0),
 		rng:    mrand.New(mrand.NewPCG(uint64(cfg.Seed), uint64(cfg.Seed)^0x9e3779b97f4a7c15)),
 		byPID:  map[int]*proc.Peer{},
 		states: map[string]*peerState{}, changed: make(chan struct{})}
@@ -222,6 +223,7 @@ func (e *Engine) init() (err error) {
 
 // judge is the recorder's hook: every record goes past the online judge.
 func (e *Engine) judge(r history.Record) {
+	e.tally.Add(r)
 	if v := e.online.Add(r); v != nil && v == e.online.First() && e.cfg.OnViolation != nil {
 		e.cfg.OnViolation(v)
 	}
@@ -272,6 +274,10 @@ func (e *Engine) removeTemp() {
 
 // Records returns a copy of the history so far.
 func (e *Engine) Records() []history.Record { return e.rec.records() }
+
+// Exercised returns what the run exercised so far and the confidence it earns (the same
+// figures results.json will give).
+func (e *Engine) Exercised() (check.Exercised, check.Confidence) { return e.tally.Result() }
 
 // Violation returns the first violation the online judge saw, or nil.
 func (e *Engine) Violation() *check.Violation { return e.online.First() }

@@ -141,6 +141,9 @@ func ConfidenceLine(c check.Confidence) string {
 	return fmt.Sprintf("confidence: split brain after %d of %s: %s", c.Violations, plural(c.Trials, "leader kill"), bound)
 }
 
+// Percent renders a fraction as a percentage: 0.0073 -> "0.73 %".
+func Percent(f float64) string { return pct(f) + " %" }
+
 // pct renders a fraction as a percentage with two significant digits: 0.0073 -> "0.73".
 func pct(f float64) string {
 	switch x := f * 100; {
