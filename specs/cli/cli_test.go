@@ -3,7 +3,6 @@ package cli_test
 import (
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -91,7 +90,16 @@ var _ = Describe("splitbrain run", func() {
 		Entry("a stray argument", "quote the peer command as one --impl value", "run", "node", "peer.js"),
 		Entry("check without a folder", "want exactly one result folder", "check"),
 		Entry("check of a folder that is not there", "does not exist", "check", "/nonexistent-splitbrain-results"),
+		Entry("no peers", "--peers 0: use 1 or more", "run", "--peers", "0"),
+		Entry("more peers than the machine allows", "use fewer --peers, or --force to run anyway", "run", "--peers", "1000000"),
+		Entry("a confidence rate that is not a rate", "--until-confidence 2: give a rate between 0 and 1", "run", "--until-confidence", "2"),
 	)
+
+	It("says where the results go only once the configuration is valid", func() {
+		s := start("", "run", "--peers", "0", "--out", "nowhere")
+		Eventually(s).Should(gexec.Exit(3))
+		Expect(string(s.Err.Contents()) + string(s.Out.Contents())).NotTo(ContainSubstring("results in"))
+	})
 
 	It("exits 3 for a missing peer command, and still writes the reports", func() {
 		out := filepath.Join(GinkgoT().TempDir(), "res")
@@ -201,6 +209,26 @@ var _ = Describe("--fail-fast", Label("slow"), func() {
 })
 
 var _ = Describe("an interrupted run", Label("slow"), func() {
+	It("of 300 peers, after 20s, ends within 15s with its reports written and nothing left", func() {
+		out := filepath.Join(GinkgoT().TempDir(), "res")
+		began := time.Now()
+		s := start("", runArgs(out, "", "--duration", "5m", "--peers", "300", "--quiet")...)
+		Eventually(historyHas(out, `"detail":"faults"`), 2*time.Minute).Should(BeTrue())
+		Eventually(func() time.Duration { return time.Since(began) }, time.Minute).Should(BeNumerically(">=", 20*time.Second))
+		s.Signal(syscall.SIGINT)
+		Eventually(s, 15*time.Second).Should(gexec.Exit(128 + int(syscall.SIGINT)))
+		expectReports(out)
+		r := results(out)
+		Expect(r.Exercised.Rounds).To(BeNumerically(">", 0))
+		pids := startedPIDs(out)
+		Expect(len(pids)).To(BeNumerically(">=", 300))
+		for _, pid := range pids {
+			Expect(running(pid)).To(BeFalse(), "peer pid %d outlived the run", pid)
+		}
+		Expect(filepath.Dir(r.Run.Addr)).NotTo(BeADirectory())
+	})
+
+
 	DescribeTable("stops every peer, writes the reports and exits 128+signal",
 		func(sig syscall.Signal) {
 			out := filepath.Join(GinkgoT().TempDir(), "res")
