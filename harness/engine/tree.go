@@ -261,6 +261,34 @@ func (t *tree) refresh(roots map[int]string, isPeer func(int) bool, record func(
 	return t.alive()
 }
 
+// leftBehind names what still runs in the process group of a peer whose process (root)
+// has just exited on its own, before the group is killed: its children are re-parented to
+// the harness by then. A child that outlives its peer is an escape, whether or not it got as
+// far as setsid (a double fork that loses the race with the group kill leaves no daemon for
+// refresh or sweep to see), so it is recorded as daemonized; it is kept as a daemon
+// descendant so that its zombie is reaped. Only the harness's own children are read: cheap
+// when, as usual, it has none but peers.
+func (t *tree) leftBehind(root int, peer string, isPeer func(int) bool, record func(history.Record)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, pid := range children(t.self) {
+		if isPeer(pid) {
+			continue
+		}
+		start, state, ok := stat(pid)
+		if !ok || state == 'Z' || pgrp(pid) != root {
+			continue
+		}
+		if d, known := t.desc[pid]; known && d.start == start && d.daemon {
+			continue
+		}
+		t.desc[pid] = &desc{peer: peer, root: root, start: start, daemon: true}
+		t.seen = true
+		record(history.Record{Kind: history.KindProcess, Peer: peer, PID: pid,
+			Detail: fmt.Sprintf("%s: pid %d of %s still ran when its peer's process (pid %d) exited on its own; killed with its process group", ProcDaemonized, pid, peer, root)})
+	}
+}
+
 // alive returns the known descendants' pids; t.mu is held.
 func (t *tree) alive() []int {
 	out := make([]int, 0, len(t.desc))
