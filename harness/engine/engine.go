@@ -193,7 +193,9 @@ func (e *Engine) init() (err error) {
 	} else if e.obs, err = kernel.NewTCP(e.cfg.Addr); err != nil {
 		return fmt.Errorf("%w: --addr: %w", ErrConfig, err)
 	}
-	opt := proc.Options{StderrLines: cfg.StderrLines}
+	opt := proc.Options{StderrLines: cfg.StderrLines, LeftBehind: func(p *proc.Peer) {
+		e.tree.leftBehind(p.PID(), p.ID(), e.isPeer, e.Record)
+	}}
 	var w *history.Writer
 	if cfg.Out != "" {
 		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
