@@ -36,15 +36,24 @@ func TestRefusingAPlantedAddressIsNotAnUnexpectedExit(t *testing.T) {
 		name          string
 		exit          history.Exit
 		planted, fin  time.Duration
+		reported      time.Duration // p3 reports an error event then, if set
 		want          check.Verdict
 		wantRefusedFg float64
 	}{
 		{name: "status exit while planted", exit: refusal, planted: 261 * ms, fin: 263 * ms, want: check.Pass, wantRefusedFg: 1},
 		{name: "signal while planted", exit: crash, planted: 261 * ms, fin: 263 * ms, want: check.Fail},
 		{name: "status exit after the plant is gone", exit: refusal, planted: 255 * ms, fin: 258 * ms, want: check.Fail},
+		// It reported the refusal while the plant was there and exited slowly.
+		{name: "status exit after the plant is gone, reported while planted", exit: refusal, planted: 255 * ms, fin: 258 * ms, reported: 256 * ms, want: check.Pass, wantRefusedFg: 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := check.NoUnexpectedExits{}.Check(withAddressPlant(t, tt.exit, tt.planted, tt.fin))
+			h := withAddressPlant(t, tt.exit, tt.planted, tt.fin)
+			if tt.reported > 0 {
+				h = append(h, history.Record{T: tt.reported, Kind: history.KindEvent, Peer: "p3", PID: 103,
+					Event: &protocol.Event{Event: protocol.EventError, Error: "is a directory"}})
+				slices.SortStableFunc(h, func(a, b history.Record) int { return int(a.T - b.T) })
+			}
+			r := check.NoUnexpectedExits{}.Check(h)
 			if r.Verdict != tt.want || r.Figures["refused_planted_address"] != tt.wantRefusedFg {
 				t.Errorf("verdict %s, figures %v, want %s and %v refused: %s", r.Verdict, r.Figures, tt.want, tt.wantRefusedFg, r.Summary)
 			}
