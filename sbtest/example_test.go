@@ -10,11 +10,12 @@ import (
 )
 
 // Run a Go function as the peers (the reference peer, registered with sbtest.Peer in a
-// package-level var; TestMain calls sbtest.Main) under the default faults, and read the
-// verdicts.
+// package-level var; TestMain calls sbtest.Main) under leader kills and stale sockets, and
+// read the verdicts.
 func ExampleRun() {
 	res, err := sbtest.Run(context.Background(), sbtest.RunConfig{
 		Peer: referencePeer, Peers: 4, Duration: 3 * time.Second, Settle: time.Second,
+		Faults: []string{"kill-leader", "term-leader", "kill-new-leader", "stale-socket"},
 	})
 	if err != nil {
 		fmt.Println(err)

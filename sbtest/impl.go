@@ -104,11 +104,20 @@ func (i Impl) command() (string, error) {
 // its status. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { sbtest.Main(m) }
+//
+// A TestMain that sets up and tears down around m.Run calls [Dispatch] first instead.
 func Main(m *testing.M) {
+	Dispatch()
+	os.Exit(m.Run())
+}
+
+// Dispatch returns at once, unless this process is the test binary re-executed as a Go
+// peer: then it runs the peer and exits with its status. Call it first in a TestMain of
+// your own, before any setup, since whatever runs before it runs in every peer too.
+func Dispatch() {
 	if code, ok := dispatch(os.Args); ok {
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
 }
 
 // dispatch runs the peer that args name, if they name one, and returns its exit status.
