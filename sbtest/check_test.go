@@ -78,7 +78,7 @@ func TestCheckFailsWithTheVerdictTableAndKeepsTheFolder(t *testing.T) {
 	dir, _, _ = strings.Cut(after, " ")
 }
 
-func TestCheckPassesAndRemovesItsFolder(t *testing.T) {
+func TestCheckPassesOverTCPAndRemovesItsFolder(t *testing.T) {
 	var res *sbtest.Result
 	t.Cleanup(func() {
 		if res == nil {
@@ -89,8 +89,11 @@ func TestCheckPassesAndRemovesItsFolder(t *testing.T) {
 			os.RemoveAll(res.Dir)
 		}
 	})
-	res = sbtest.Check(t, sbtest.RunConfig{Peer: referencePeer, Peers: 4, Duration: 3 * time.Second,
+	res = sbtest.Check(t, sbtest.RunConfig{Peer: referencePeer, Transport: "tcp", Peers: 4, Duration: 3 * time.Second,
 		Faults: []string{"kill-leader", "term-leader"}, Settle: time.Second})
+	if inv, _ := res.Invariant("exposure"); inv.Verdict != sbtest.Pass {
+		t.Fatalf("exposure over tcp: %s (%s)", inv.Verdict, inv.Reason)
+	}
 	if inv, _ := res.Invariant("single-listener"); inv.Verdict != sbtest.Pass {
 		t.Fatalf("single-listener: %s", inv.Verdict)
 	}
