@@ -71,6 +71,8 @@ type RunConfig struct {
 	Out string
 	// Progress, if set, gets the run's progress lines.
 	Progress io.Writer
+
+	_ struct{} // fields by name only: more may come
 }
 
 func (c RunConfig) outDir() string { return c.Out }
@@ -208,6 +210,8 @@ type Conformance struct {
 	Out string
 	// Progress, if set, gets a line as each case starts and ends.
 	Progress io.Writer
+
+	_ struct{} // fields by name only: more may come
 }
 
 func (c Conformance) outDir() string { return c.Out }

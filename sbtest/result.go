@@ -19,7 +19,7 @@ import (
 type Verdict string
 
 // Verdicts. A run passes when every invariant passed or was not applicable; "not judged"
-// is never a pass of the invariant itself (see [HoldInvariant] in sbmatchers).
+// is never a pass of the invariant itself (sbmatchers.HoldInvariant fails on it).
 const (
 	Pass          Verdict = "pass"           // the invariant held throughout
 	Fail          Verdict = "fail"           // a violation: the evidence says where
