@@ -66,7 +66,8 @@ func TestCheckFailsWithTheVerdictTableAndKeepsTheFolder(t *testing.T) {
 	if res != nil || f.msg == "" {
 		t.Fatalf("Check on the probe-unlink canary did not fail the test (verdict %v)", res)
 	}
-	for _, want := range []string{"splitbrain: FAIL:", "replay: splitbrain run --impl", "-sbtest.peer=probe-unlink", "results in "} {
+	for _, want := range []string{"splitbrain: FAIL:", "replay: splitbrain run --impl", "-sbtest.peer=probe-unlink", "results in ",
+		"rerun: SBTEST_SEED=", " go test -run '^TestCheckFailsWithTheVerdictTableAndKeepsTheFolder$'"} {
 		if !strings.Contains(f.msg, want) {
 			t.Errorf("the failure message lacks %q:\n%s", want, f.msg)
 		}

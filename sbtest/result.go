@@ -79,7 +79,9 @@ type Result struct {
 	// Dir is the result folder: results.json, junit.xml and (a run's) history.jsonl and
 	// timeline.html.
 	Dir string
-	// Replay is the command that runs the same again with the CLI.
+	// Replay is the command that runs the same again with the CLI. For a Go peer it names
+	// the test binary, which `go test` removes at the end: rerun the test with
+	// SBTEST_SEED=Seed instead, or keep a binary with `go test -c`.
 	Replay string
 	// Seed is a run's seed (0 for a conformance run, whose cases have fixed seeds).
 	Seed int64

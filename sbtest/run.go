@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -52,7 +53,12 @@ func Check(t testing.TB, plan Plan) *Result {
 		t.Fatalf("sbtest: %v", err)
 	}
 	if err := res.Err(); err != nil {
-		t.Fatalf("%v", err)
+		rerun := ""
+		if _, ok := plan.(RunConfig); ok && res.Seed != 0 {
+			run := "^" + strings.ReplaceAll(regexp.QuoteMeta(t.Name()), "/", "$/^") + "$"
+			rerun = fmt.Sprintf("\nrerun: %s=%d go test -run '%s'", EnvSeed, res.Seed, run)
+		}
+		t.Fatalf("%v%s", err, rerun)
 	}
 	t.Logf("splitbrain: %s in %v", res.Verdict, res.Elapsed.Round(1e6))
 	return res
