@@ -206,11 +206,11 @@ func (i Impl) preflight(ctx context.Context) error {
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		msg := strings.TrimSpace(string(out))
-		if strings.Contains(msg, "flag provided but not defined") {
-			msg = "it ran its tests instead: call sbtest.Main(m) from TestMain"
+		msg := fmt.Sprintf("%s (%v)", lastLines(strings.TrimSpace(string(out)), 5), err)
+		if strings.Contains(string(out), "flag provided but not defined: "+strings.TrimSuffix(checkArg, "=")) {
+			msg = "its TestMain must call sbtest.Main(m), or sbtest.Dispatch() before anything else"
 		}
-		return fmt.Errorf("%w: go peer %s: the re-executed test binary did not run it (%v): %s", ErrNoMain, i.goPeer, err, lastLines(msg, 5))
+		return fmt.Errorf("go peer %s: %w: %s", i.goPeer, ErrNoMain, msg)
 	}
 	checked.Store(i.goPeer, true)
 	return nil
@@ -242,9 +242,9 @@ var (
 	// ErrConfig marks a plan the run refuses; the message names the field and the fix. It
 	// is the harness's own (run.ErrConfig), so every refusal wraps it.
 	ErrConfig = run.ErrConfig
-	// ErrNoMain marks a Go peer whose test binary does not dispatch it: TestMain must call
-	// Main.
-	ErrNoMain = errors.New("go peer not dispatched")
+	// ErrNoMain marks a Go peer that the re-executed test binary does not run: TestMain must
+	// call Main (or Dispatch), and the peer must be registered at package level.
+	ErrNoMain = errors.New("the test binary does not run this Go peer")
 	// ErrHarness marks a failure of the harness itself during a run (not of the peer): the
 	// verdict does not count. The Result is still returned, with Verdict HarnessError.
 	ErrHarness = errors.New("harness error")

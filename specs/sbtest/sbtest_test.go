@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -108,6 +109,16 @@ var _ = Describe("A Go function run as a peer", func() {
 		Expect(res).To(BeNil())
 		Expect(err).To(MatchError(sbtest.ErrNoMain))
 		Expect(err).To(MatchError(ContainSubstring(`no go peer "registered-late" is registered in this test binary`)))
+	})
+})
+
+var _ = Describe("A test binary whose TestMain does not call sbtest.Main", func() {
+	It("stops at the peer argument, so that no peer runs the tests again, and the test says to call Main", func(ctx SpecContext) {
+		cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "./testdata/nomain")
+		out, err := cmd.CombinedOutput()
+		Expect(err).To(HaveOccurred(), "%s", out)
+		Expect(string(out)).To(ContainSubstring("go peer forgotten: the test binary does not run this Go peer: its TestMain must call sbtest.Main(m)"))
+		Expect(string(out)).To(ContainSubstring("--- FAIL: TestForgottenMain"))
 	})
 })
 
