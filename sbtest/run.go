@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Run runs plan against its peer until it ends or ctx does (then it stops every peer,
@@ -60,7 +61,7 @@ func Check(t testing.TB, plan Plan) *Result {
 		}
 		t.Fatalf("%v%s", err, rerun)
 	}
-	t.Logf("splitbrain: %s in %v", res.Verdict, res.Elapsed.Round(1e6))
+	t.Logf("splitbrain: %s in %v", res.Verdict, res.Elapsed.Round(time.Millisecond))
 	return res
 }
 
