@@ -16,7 +16,7 @@ var _ types.GomegaMatcher = sbmatchers.Pass()
 func caught() *sbtest.Result {
 	return &sbtest.Result{Verdict: sbtest.Fail, Invariants: []sbtest.Invariant{
 		{Name: "single-listener", Verdict: sbtest.Fail, Reason: "2 listeners at 1.2s"},
-		{Name: "delivery", Verdict: sbtest.NotApplicable, Reason: "no peer wrote events"},
+		{Name: "delivery", Verdict: sbtest.NotJudged, Reason: "no peer wrote events"},
 		{Name: "liveness", Verdict: sbtest.Pass, Reason: "1 failover", Case: "leader-kills"},
 	}}
 }
@@ -32,7 +32,7 @@ func TestMatchers(t *testing.T) {
 		{sbmatchers.FailInvariant("single-listener"), true, "not to fail invariant single-listener, but single-listener is fail: 2 listeners at 1.2s"},
 		{sbmatchers.HoldInvariant("single-listener"), false, "to hold invariant single-listener, but single-listener is fail"},
 		// Not judged is not held.
-		{sbmatchers.HoldInvariant("delivery"), false, "delivery is not-applicable: no peer wrote events"},
+		{sbmatchers.HoldInvariant("delivery"), false, "delivery is not-judged: no peer wrote events"},
 		{sbmatchers.HoldInvariant("liveness"), true, "liveness is pass (case leader-kills): 1 failover"},
 	} {
 		for _, actual := range []any{caught(), *caught()} {
