@@ -12,13 +12,11 @@ import (
 )
 
 var _ = Describe("Leader election on a unix socket", func() {
-	It("keeps one reachable leader through leader kills, stops, storms and stale sockets with the election library", func(ctx SpecContext) {
+	It("keeps one reachable leader through leader kills, stops, pauses, storms, stale sockets and planted files with the election library", func(ctx SpecContext) {
 		res, err := sbtest.Run(ctx, sbtest.RunConfig{
 			Peer:     referencePeer, // 10 peers, as the CLI
 			Duration: 10 * time.Second,
-			// Leave Faults out for every default fault (pauses and planted files too).
-			Faults: []string{"kill-leader", "term-leader", "kill-follower", "term-follower", "kill-new-leader",
-				"start", "storm", "restart-dead", "stale-socket"},
+			// No Faults: every default fault (pauses and planted files too).
 		})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(cleanupPassed, res) // keep the result folder only when the spec fails
