@@ -228,7 +228,6 @@ var _ = Describe("an interrupted run", Label("slow"), func() {
 		Expect(filepath.Dir(r.Run.Addr)).NotTo(BeADirectory())
 	})
 
-
 	DescribeTable("stops every peer, writes the reports and exits 128+signal",
 		func(sig syscall.Signal) {
 			out := filepath.Join(GinkgoT().TempDir(), "res")
