@@ -10,8 +10,12 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 
-// stopped is the delivery status of a peer the harness stopped with SIGSTOP.
-const stopped = "stopped"
+// stopped is the delivery status of a peer the harness stopped with SIGSTOP, killed of one
+// it sent SIGKILL (until its exit is recorded).
+const (
+	stopped = "stopped"
+	killed  = "killed"
+)
 
 // DeliveryMargin is how long a recipient and its leader must stay as they were after a
 // broadcast was reported sent for the delivery to be required of them: the leader has had
@@ -136,7 +140,7 @@ func (g *groups) leaderOf(pid int, p *peers) int {
 // members returns the leader and followers of leader, but not except, sorted.
 func (g *groups) members(leader, except int, p *peers) []int {
 	var out []int
-	if leader != except {
+	if leader != except && g.status[leader] != killed {
 		out = append(out, leader)
 	}
 	for pid := range p.live {
@@ -185,8 +189,10 @@ func (Delivery) Check(h []history.Record) Result {
 			switch r.Fault.Signal {
 			case "SIGKILL":
 				// Killed: it is gone from here on, though its exit may be reaped much later
-				// on a loaded machine, and what it acknowledged but had not relayed is lost
-				// with it (the bridge promises delivery across Close, not across a crash).
+				// on a loaded machine (it is no member of any group meanwhile), and what it
+				// acknowledged but had not relayed is lost with it (the bridge promises
+				// delivery across Close, not across a crash).
+				g.status[r.PID] = killed
 				brk(r.PID, r.T)
 			case "SIGTERM":
 				// A peer told to end may stop delivering to itself at once: it is leaving.
@@ -233,9 +239,11 @@ func (Delivery) Check(h []history.Record) Result {
 			case membership[ev.Event]:
 				// An event read after the SIGSTOP was written before it took effect: the
 				// peer stays stopped, in that state once resumed.
-				if g.status[r.PID] == stopped {
+				switch g.status[r.PID] {
+				case stopped:
 					g.before[r.PID] = ev.Event
-				} else {
+				case killed: // written before the SIGKILL, read after: it stays gone
+				default:
 					g.status[r.PID] = ev.Event
 				}
 				g.follows[r.PID] = ev.Leader

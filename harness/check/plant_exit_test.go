@@ -162,3 +162,18 @@ func TestDeliveryExcusesALeavingRecipient(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveryExcusesAKilledRecipientNotYetReaped: p1 misses b2 (sent at 300ms) because the
+// harness SIGKILLed it at 290ms; its exit is reaped only at 900ms (a loaded machine).
+func TestDeliveryExcusesAKilledRecipientNotYetReaped(t *testing.T) {
+	ms := time.Millisecond
+	h := slices.DeleteFunc(load(t, "good.jsonl"), func(r history.Record) bool {
+		return r.Kind == history.KindEvent && r.Event.Event == "message" && r.Event.ID == "b2" && r.Peer == "p1"
+	})
+	h = append(h, history.Record{T: 290 * ms, Kind: history.KindFault, Peer: "p1", PID: 104,
+		Fault: &history.Fault{Name: "kill-follower", Target: "p1", PID: 104, Signal: "SIGKILL"}})
+	slices.SortStableFunc(h, func(a, b history.Record) int { return int(a.T - b.T) })
+	if r := (check.Delivery{}).Check(h); r.Verdict != check.Pass {
+		t.Errorf("delivery %s, want pass: %s", r.Verdict, r.Summary)
+	}
+}
