@@ -21,7 +21,7 @@ const LeadershipGrace = 100 * time.Millisecond
 // A claim is a `leader` event of a process. It lasts until that process writes another
 // membership event (ready, leader, follower, lost, closed), exits, or is told to stop: a
 // SIGKILL or SIGTERM fault record naming it, a `close` command, or the "end" phase (the
-// harness stops every peer). A SIGSTOP does not end it: a stopped leader still holds what
+// harness stops every peer; a claim made after it is over at once). A SIGSTOP does not end it: a stopped leader still holds what
 // made it leader, and nobody else may lead meanwhile. Two claims of different processes
 // that overlap by more than LeadershipGrace are a violation. Claims are ordered by their
 // start; a claim with an epoch must have a greater one than every earlier claim that gave
@@ -51,6 +51,7 @@ func (Leadership) Check(h []history.Record) Result {
 		events int
 		claims []claim
 		open   = map[int]int{} // pid -> index in claims of its open claim
+		ended  bool            // the "end" phase began: every peer was told to stop
 	)
 	closeClaim := func(pid int, i int) {
 		if k, ok := open[pid]; ok {
@@ -79,6 +80,13 @@ func (Leadership) Check(h []history.Record) Result {
 				if r.Event.Epoch != nil {
 					c.epoch, c.hasEpoch = *r.Event.Epoch, true
 				}
+				if ended {
+					// Every peer has been told to stop: a claim now is one of a peer on its
+					// way out, over at once (its epoch is still judged).
+					c.end, c.endIdx = r.T, i
+					claims = append(claims, c)
+					break
+				}
 				open[r.PID] = len(claims)
 				claims = append(claims, c)
 			}
@@ -95,6 +103,7 @@ func (Leadership) Check(h []history.Record) Result {
 		case history.KindPhase:
 			if r.Detail == PhaseEnd {
 				closeAll(i)
+				ended = true
 			}
 		}
 	}

@@ -177,3 +177,29 @@ func TestDeliveryExcusesAKilledRecipientNotYetReaped(t *testing.T) {
 		t.Errorf("delivery %s, want pass: %s", r.Verdict, r.Summary)
 	}
 }
+
+// TestLeadershipClaimsAfterTheEndAreOverAtOnce: once every peer is told to stop, two peers
+// on their way out may each lead for a moment (one resigned and drains, one took the lock):
+// no overlap to judge, though the epochs still are.
+func TestLeadershipClaimsAfterTheEndAreOverAtOnce(t *testing.T) {
+	ms := time.Millisecond
+	ep := func(e uint64) *uint64 { return &e }
+	h := []history.Record{
+		{Kind: history.KindRun, Run: &history.Run{Version: 1, Addr: "/s", Liveness: time.Second}},
+		{T: 1 * ms, Kind: history.KindStart, Peer: "p1", PID: 101},
+		{T: 1 * ms, Kind: history.KindStart, Peer: "p2", PID: 102},
+		{T: 2 * ms, Kind: history.KindEvent, Peer: "p1", PID: 101, Event: &protocol.Event{Event: protocol.EventLeader, Epoch: ep(1)}},
+		{T: 100 * ms, Kind: history.KindPhase, Detail: check.PhaseEnd},
+		{T: 101 * ms, Kind: history.KindEvent, Peer: "p2", PID: 102, Event: &protocol.Event{Event: protocol.EventLeader, Epoch: ep(2)}},
+		{T: 102 * ms, Kind: history.KindEvent, Peer: "p1", PID: 101, Event: &protocol.Event{Event: protocol.EventLeader, Epoch: ep(3)}},
+		{T: 400 * ms, Kind: history.KindExit, Peer: "p2", PID: 102, Exit: &history.Exit{ByHarness: true}},
+		{T: 401 * ms, Kind: history.KindExit, Peer: "p1", PID: 101, Exit: &history.Exit{ByHarness: true}},
+	}
+	if r := (check.Leadership{}).Check(h); r.Verdict != check.Pass {
+		t.Errorf("leadership %s, want pass: %s", r.Verdict, r.Summary)
+	}
+	*h[6].Event.Epoch = 2 // the same epoch twice is still wrong
+	if r := (check.Leadership{}).Check(h); r.Verdict != check.Fail {
+		t.Errorf("an epoch that did not grow after the end: leadership %s, want fail: %s", r.Verdict, r.Summary)
+	}
+}
