@@ -68,8 +68,12 @@ type Config struct {
 	Quiet time.Duration
 	// ShrinkTime bounds rapid's shrinking of a counterexample; default 60s.
 	ShrinkTime time.Duration
-	// Invariants are the invariants judged (check's names); default [Invariants].
+	// Invariants are the invariants judged (check's names); default [Invariants]. Naming
+	// single-listener and reachable-leader alone hunts the split brain itself, not the
+	// easier data-loss finding a plant gives.
 	Invariants []string
+	// LeaveOut names steps a schedule never draws ([Actions]: e.g. "plant", "stale").
+	LeaveOut []string
 	// Progress, if set, gets one line per schedule.
 	Progress io.Writer
 }
@@ -117,6 +121,11 @@ func (c *Config) defaults() error {
 	for _, n := range c.Invariants {
 		if _, ok := check.ByName(n); !ok || !slices.Contains(Invariants, n) {
 			return fmt.Errorf("%w: invariant %q: choose from %s", ErrConfig, n, strings.Join(Invariants, ", "))
+		}
+	}
+	for _, n := range c.LeaveOut {
+		if !slices.Contains(Actions, n) {
+			return fmt.Errorf("%w: step %q to leave out: choose from %s", ErrConfig, n, strings.Join(Actions, ", "))
 		}
 	}
 	return nil

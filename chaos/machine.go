@@ -29,6 +29,10 @@ var (
 	delays = []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, 60 * time.Millisecond}
 )
 
+// Actions are the steps a schedule may draw, by the names Config.LeaveOut takes: stale and
+// plant on unix only, continue, run-to and free for steered peers only.
+var Actions = []string{"start", "kill", "term", "pause", "resume", "settle", "stale", "plant", "continue", "run-to", "free"}
+
 func (m *machine) actions() map[string]func(*rapid.T) {
 	a := map[string]func(*rapid.T){
 		"":       m.check,
@@ -47,6 +51,9 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 		a["continue"] = func(t *rapid.T) { m.steer(t, OpContinue) }
 		a["run-to"] = func(t *rapid.T) { m.steer(t, OpRunTo) }
 		a["free"] = func(t *rapid.T) { m.steer(t, OpFree) }
+	}
+	for _, name := range m.cfg.LeaveOut {
+		delete(a, name)
 	}
 	for name, act := range a {
 		if name != "" {

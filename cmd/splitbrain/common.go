@@ -32,6 +32,17 @@ func defaultImpl(impl *string, cmd string, stderr io.Writer) bool {
 	return true
 }
 
+// list splits a comma-separated flag value, dropping empty items.
+func list(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // selfCommand is how a printed command line names this binary so that it works as printed:
 // the name it was run by when that is what PATH finds, else its absolute path ("make
 // build" leaves bin/splitbrain, which is on no PATH).

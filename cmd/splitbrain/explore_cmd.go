@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/chaos"
@@ -36,6 +37,8 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	peers := fs.Int("peers", 0, "the most live peers in a schedule (default 4)")
 	steps := fs.Int("steps", 0, "the average number of steps a schedule draws (default 5)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	invariants := fs.String("invariants", "", "comma-separated invariants to judge (default: "+strings.Join(chaos.Invariants, ",")+"); e.g. single-listener,reachable-leader hunts the split brain itself")
+	leaveOut := fs.String("leave-out", "", "comma-separated steps a schedule never draws, of "+strings.Join(chaos.Actions, ",")+" (e.g. plant)")
 	fs.Usage = func() { fmt.Fprint(stderr, exploreUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return usageExit(err)
@@ -60,7 +63,7 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 		*out = filepath.Join("splitbrain-results", "explore-"+time.Now().Format("20060102-150405"))
 	}
 	cfg := chaos.Config{Impl: *impl, Transport: *transport, Mode: *mode, Budget: *budget, Seed: seed,
-		Out: *out, MaxPeers: *peers, Steps: *steps}
+		Out: *out, MaxPeers: *peers, Steps: *steps, Invariants: list(*invariants), LeaveOut: list(*leaveOut)}
 	if !*quiet {
 		cfg.Progress = stderr
 	}

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -92,6 +93,8 @@ var _ = Describe("splitbrain run", func() {
 		Entry("check of a folder that is not there", "does not exist", "check", "/nonexistent-splitbrain-results"),
 		Entry("no peers", "--peers 0: use 1 or more", "run", "--peers", "0"),
 		Entry("more peers than the machine allows", "use fewer --peers, or --force to run anyway", "run", "--peers", "1000000"),
+		Entry("a step to leave out that explore does not draw", `step "nope" to leave out: choose from start, kill`, "explore", "--leave-out", "nope"),
+		Entry("an invariant explore cannot judge", `invariant "split-brain": choose from`, "explore", "--invariants", "split-brain"),
 		Entry("a confidence rate that is not a rate", "--until-confidence 2: give a rate between 0 and 1", "run", "--until-confidence", "2"),
 	)
 
@@ -192,6 +195,24 @@ var _ = Describe("canaries at the default faults", Ordered, ContinueOnFailure, L
 		Eventually(r, 3*time.Minute).Should(gexec.Exit(check.ExitViolation))
 		found, _ := filepath.Glob(filepath.Join(cwd, "splitbrain-results", "*", "results.json"))
 		Expect(found).To(HaveLen(1))
+	})
+})
+
+var _ = Describe("splitbrain explore aimed at the split brain", Label("slow"), func() {
+	It("finds two listeners, not a planted file, when told to judge only those and to plant nothing", func() {
+		out := filepath.Join(GinkgoT().TempDir(), "ex")
+		s := start("", "explore", "--impl", bin+" peer --impl probe-unlink", "--invariants", "single-listener,reachable-leader",
+			"--leave-out", "plant", "--budget", "2m", "--seed", "1", "--out", out, "--quiet")
+		Eventually(s, 5*time.Minute).Should(gexec.Exit(check.ExitViolation))
+		Expect(s.Out).To(gbytes.Say(`FAIL: (single-listener|reachable-leader) violated`))
+		story, err := os.ReadFile(filepath.Join(out, "story.txt"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(story)).NotTo(ContainSubstring("plant"))
+		r := results(out)
+		Expect(failed(r)).To(ContainElement(BeElementOf("single-listener", "reachable-leader")))
+		for _, inv := range r.Invariants {
+			Expect(inv.Name).To(BeElementOf("single-listener", "reachable-leader"), "results.json judges only what was asked")
+		}
 	})
 })
 
