@@ -33,7 +33,11 @@ func Summary(w io.Writer, results check.Results, run *history.Run) error {
 		fmt.Fprintf(&b, "splitbrain: PASS: all %d invariants hold (exit %d)\n", len(results.Parts), results.ExitCode())
 	}
 	for _, r := range results.Parts {
-		fmt.Fprintf(&b, "  %-5s %-20s %s\n", label(r.Verdict), r.Name, r.Summary)
+		summary := r.Summary
+		if r.Observation == check.Exact {
+			summary += " [exact: observed at every listen, unlink and rename of the address]"
+		}
+		fmt.Fprintf(&b, "  %-5s %-20s %s\n", label(r.Verdict), r.Name, summary)
 	}
 	if r, ok := results.Get(check.Liveness{}.Name()); ok {
 		if g := gapLine(r); g != "" {
