@@ -71,7 +71,12 @@ func (e *Engine) StartWith(ids []string, o StartOptions) error {
 		e.mu.Unlock()
 		env := proc.Env(proc.EnvSpec{Transport: e.cfg.Transport, Addr: e.cfg.Addr, Peer: id,
 			SecretFile: e.secret, Failpoints: fps})
-		p, err := e.group.Start(proc.Spec{ID: id, Argv: e.argv, Env: env})
+		argv := e.argv
+		if e.sup != nil {
+			argv = e.sup.Wrap(e.cfg.Shim, argv)
+			env = append(env, e.sup.Env()...)
+		}
+		p, err := e.group.Start(proc.Spec{ID: id, Argv: argv, Env: env})
 		if errors.Is(err, proc.ErrClosed) {
 			return nil
 		}

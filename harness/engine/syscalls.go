@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
+)
+
+// startSupervisor starts the seccomp supervisor peers will be wrapped for. Over tcp the
+// folder of the secret (our temp folder) holds any lock files peers make beside it.
+func (e *Engine) startSupervisor() error {
+	if e.cfg.Shim == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("syscalls: find this executable for the shim: %w", err)
+		}
+		e.cfg.Shim = exe
+	}
+	dir := ""
+	if e.cfg.Transport == "tcp" {
+		dir = filepath.Dir(e.secret)
+	}
+	sup, err := syscalls.Start(syscalls.Config{Transport: e.cfg.Transport, Addr: e.cfg.Addr,
+		Dir: dir, OnCall: e.onSyscall})
+	if err != nil {
+		return fmt.Errorf("syscalls: %w", err)
+	}
+	e.sup = sup
+	return nil
+}
+
+// onSyscall records a watched call while its caller is held; at a key call (listen on the
+// address, unlink or rename of it) it observes the kernel first, so that single-listener
+// and reachable-leader are judged at the very instant they can change.
+func (e *Engine) onSyscall(c *syscalls.Call) {
+	peer := c.Peer
+	if p := e.procOf(c.PID); p != nil {
+		peer = p.ID()
+	}
+	e.Record(history.Record{Kind: history.KindSyscall, Peer: peer, PID: c.PID, Syscall: &history.Syscall{
+		Call: c.Name, Phase: c.Phase, FD: c.FD, Path: c.Path, Path2: c.Path2, Addr: c.Addr,
+		Key: c.Key, Result: c.Result}})
+	if c.Key {
+		e.Snapshot("syscall: " + c.String())
+	}
+	if e.cfg.OnSyscall != nil {
+		e.cfg.OnSyscall(c)
+	}
+}
+
+// SyscallStats returns what the seccomp supervisor saw; zero without Config.Syscalls.
+func (e *Engine) SyscallStats() syscalls.Stats {
+	if e.sup == nil {
+		return syscalls.Stats{}
+	}
+	return e.sup.Stats()
+}
