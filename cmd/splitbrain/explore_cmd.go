@@ -36,6 +36,7 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	peers := fs.Int("peers", 0, "the most live peers in a schedule (default 4)")
 	steps := fs.Int("steps", 0, "the average number of steps a schedule draws (default 5)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	sysMode := fs.String("syscalls", defaultSyscalls, syscallsUsage)
 	fs.Usage = func() { fmt.Fprint(stderr, exploreUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return usageExit(err)
@@ -59,8 +60,12 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		*out = filepath.Join("splitbrain-results", "explore-"+time.Now().Format("20060102-150405"))
 	}
+	watch, ok := decideSyscalls("explore", *sysMode, stderr)
+	if !ok {
+		return exitHarness
+	}
 	cfg := chaos.Config{Impl: *impl, Transport: *transport, Mode: *mode, Budget: *budget, Seed: seed,
-		Out: *out, MaxPeers: *peers, Steps: *steps}
+		Out: *out, MaxPeers: *peers, Steps: *steps, Syscalls: watch}
 	if !*quiet {
 		cfg.Progress = stderr
 	}

@@ -40,6 +40,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	broadcasts := fs.Float64("broadcasts", 5, "broadcast commands a second sent to peers that speak the protocol, during faults and settle, for the delivery check (0: none)")
 	failFast := fs.Bool("fail-fast", false, "end the fault phase at the first violation seen online: two listeners, an orphaned one, or a planted file changed (then settle, judge and report as usual)")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	sysMode := fs.String("syscalls", defaultSyscalls, syscallsUsage)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: splitbrain run [flags]\n\nRuns --peers processes of --impl on one election address, injects faults, and judges the\nhistory. Writes history.jsonl, results.json, junit.xml and timeline.html to --out.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -93,10 +94,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		*out = filepath.Join("splitbrain-results", fmt.Sprintf("%s-seed-%d", time.Now().Format("20060102-150405"), seed))
 	}
+	watch, ok := decideSyscalls("run", *sysMode, stderr)
+	if !ok {
+		return exitHarness
+	}
 
 	// The replay command: every flag that shapes the run, with the seed; not --addr or --out.
 	replay := []string{"splitbrain", "run"}
-	for _, name := range []string{"impl", "transport", "peers", "rounds", "duration", "faults", "settle", "liveness", "failpoints", "broadcasts", "fail-fast"} {
+	for _, name := range []string{"impl", "transport", "peers", "rounds", "duration", "faults", "settle", "liveness", "failpoints", "broadcasts", "fail-fast", "syscalls"} {
 		switch {
 		case name == "fail-fast" && *failFast:
 			replay = append(replay, "--fail-fast")
@@ -111,7 +116,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		Impl: *impl, Transport: *transport, Addr: *addr, Peers: *peers, Rounds: *rounds,
 		Duration: *duration, Faults: fl, Seed: seed, Out: *out, Settle: *settle,
 		Liveness: *liveness, Failpoints: *failpoints, Replay: strings.Join(replay, " "),
-		Broadcasts: rate, FailFast: *failFast, Report: writeReports,
+		Broadcasts: rate, FailFast: *failFast, Report: writeReports, Syscalls: watch,
 	}
 	if !*quiet {
 		cfg.Progress = stderr

@@ -65,6 +65,9 @@ type Config struct {
 	// Progress, if set, gets a progress line while the run goes (an updating line when it
 	// is a terminal, plain lines every few seconds otherwise).
 	Progress io.Writer
+	// Syscalls runs every peer under the seccomp supervisor (engine.Config.Syscalls):
+	// single-listener and reachable-leader are judged at each listen, unlink and rename.
+	Syscalls bool
 	// Report, if set, writes the reports (results.json, junit.xml) after judging.
 	Report func(dir string, records []history.Record, results check.Results) error
 }

@@ -69,3 +69,32 @@ func Available(exe string) error {
 		return fmt.Errorf("%w: the probe's unlink was not reported", ErrUnavailable)
 	}
 }
+
+// Modes of the --syscalls flag.
+const (
+	ModeAuto = "auto" // watch when [Available]; else say so once and sample
+	ModeOn   = "on"   // watch, or fail when unavailable
+	ModeOff  = "off"  // never watch: the kernel is sampled
+)
+
+// Decide resolves a --syscalls mode for the shim binary exe: on says whether to watch;
+// note, when not empty, is the one line to tell the user (what auto chose, and why). The
+// error is a bad mode, or ModeOn where seccomp notification is unavailable (it wraps
+// ErrUnavailable).
+func Decide(mode, exe string) (on bool, note string, err error) {
+	switch mode {
+	case ModeOff:
+		return false, "", nil
+	case ModeOn, ModeAuto, "":
+	default:
+		return false, "", fmt.Errorf("%w: --syscalls %q: use auto, on or off", ErrConfig, mode)
+	}
+	err = Available(exe)
+	switch {
+	case err == nil:
+		return true, "", nil
+	case mode == ModeOn:
+		return false, "", fmt.Errorf("--syscalls on: %w; use --syscalls auto to fall back to sampling", err)
+	}
+	return false, fmt.Sprintf("syscalls: %v; the kernel is sampled instead (single-listener and reachable-leader are judged sampled)", err), nil
+}
