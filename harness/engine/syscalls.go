@@ -32,9 +32,9 @@ func (e *Engine) startSupervisor() error {
 	return nil
 }
 
-// onSyscall records a watched call while its caller is held; at a key call (listen on the
-// address, unlink or rename of it) it observes the kernel first, so that single-listener
-// and reachable-leader are judged at the very instant they can change.
+// onSyscall records a watched call while its caller is held; at a key call (bind, listen,
+// unlink or rename of the address) it observes the kernel too, so that single-listener and
+// reachable-leader are judged at the very instants they can change.
 func (e *Engine) onSyscall(c *syscalls.Call) {
 	peer := c.Peer
 	if p := e.procOf(c.PID); p != nil {
@@ -43,7 +43,9 @@ func (e *Engine) onSyscall(c *syscalls.Call) {
 	e.Record(history.Record{Kind: history.KindSyscall, Peer: peer, PID: c.PID, Syscall: &history.Syscall{
 		Call: c.Name, Phase: c.Phase, FD: c.FD, Path: c.Path, Path2: c.Path2, Addr: c.Addr,
 		Key: c.Key, Result: c.Result}})
-	if c.Key {
+	// The instant that matters is just after the call; before it only when the caller
+	// makes the call itself (a bind, or a path call under other ids).
+	if c.Key && (c.Phase == syscalls.After || !c.Made) {
 		e.Snapshot("syscall: " + c.String())
 	}
 	if e.cfg.OnSyscall != nil {

@@ -183,3 +183,29 @@ func tgid(tid int) (int, error) {
 	}
 	return strconv.Atoi(string(rest))
 }
+
+// sameIDs reports whether process pid runs with our effective uid and gid, read from
+// /proc/PID/status ("Uid:	real	effective	saved	fs").
+func sameIDs(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	ids := map[string]int{"Uid:": os.Geteuid(), "Gid:": os.Getegid()}
+	found := 0
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		f := bytes.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		want, ok := ids[string(f[0])]
+		if !ok {
+			continue
+		}
+		if got, err := strconv.Atoi(string(f[2])); err != nil || got != want {
+			return false
+		}
+		found++
+	}
+	return found == len(ids)
+}

@@ -32,6 +32,8 @@ func (s *Supervisor) classify(fd int, n *seccompNotif, peer string) *Call {
 			return nil
 		}
 		c.FD, c.Addr = int(int32(a[0])), sa.String()
+		// bind on the address is observed before: the state an unlink left shows there.
+		c.Key = name == "bind" && s.isAddr(&sa)
 	case "listen", "accept", "accept4":
 		pid, err := tgid(tid)
 		if err != nil {

@@ -11,10 +11,12 @@
 // The supervisor reads each call's path or socket address from the caller's memory and lets
 // every call that does not touch the election address or its directory go on at once. A call
 // that does is a [Call] handed to Config.OnCall while the caller waits: the harness records
-// it, looks at the kernel, and may hold it as long as it likes or kill the caller. listen() on
-// the address is performed by the supervisor on the caller's socket (pidfd_getfd), so OnCall
-// sees the instant just after it, with the new listener in place and the caller not yet
-// running: that is how a split brain of any length is seen.
+// it, looks at the kernel, and may hold it as long as it likes or kill the caller. A listen on
+// the address is then made by the supervisor on the caller's own socket (pidfd_getfd), and
+// an unlink or rename of it by the supervisor on the caller's resolved paths (when the caller
+// has our effective ids), and OnCall sees the call again just after it, with its effect in
+// the kernel and the caller not yet running on: that is how a split brain of any length is
+// seen. The caller gets the result as if it had made the call itself.
 //
 // [Available] says whether it works here (an old kernel or a container may forbid it).
 package syscalls

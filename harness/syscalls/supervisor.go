@@ -48,7 +48,7 @@ type Config struct {
 // its lock files.
 type Call struct {
 	Name  string // the syscall, e.g. "listen", "unlinkat"
-	Phase string // Before or After
+	Phase string // Before, or After once the supervisor made it (Made)
 	PID   int    // the calling process (thread group)
 	TID   int    // the calling thread
 	Peer  string // the peer id its shim reported (SPLITBRAIN_PEER), "" if none
@@ -57,8 +57,11 @@ type Call struct {
 	Path2 string // rename: the new name
 	Addr  string // the socket address (bind, connect) or the socket's own (listen, accept)
 	// Key is set for the calls at which the single-listener and reachable-leader
-	// invariants can change: listen on the address, unlink or rename of it.
+	// invariants can change: bind, listen, unlink or rename of the address itself.
 	Key bool
+	// Made is set when the supervisor makes the call for the caller (a key listen, unlink
+	// or rename, see [Supervisor]): OnCall sees it Before, then After with Result.
+	Made bool
 	// Result is "ok" or the errno's name, in phase After.
 	Result string
 
@@ -276,27 +279,81 @@ func continueCall(fd int, id uint64) {
 	_ = send(fd, &seccompNotifResp{ID: id, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE})
 }
 
-// handle hands a relevant call to OnCall and answers it. listen on the address is made here,
-// on the caller's own socket, so that OnCall sees the listener in place.
+// handle hands a relevant call to OnCall and answers it. A key call the supervisor can make
+// for the caller (listen on the address; unlink or rename of it by a caller with our
+// credentials) is shown twice: Before, then made here, then After, so that OnCall sees the
+// instant just after it with the caller not yet running on.
 func (s *Supervisor) handle(fd int, c *Call, d *seccompData) {
 	resp := seccompNotifResp{ID: c.id, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
-	if c.Name == "listen" && c.Key {
-		resp.Flags = 0
-		c.Phase = After
-		errno := s.listenFor(c, int32(d.Args[0]), int(int32(d.Args[1])))
-		c.Result = "ok"
-		if errno != 0 {
-			c.Result = unix.ErrnoName(errno)
-			resp.Error = -int32(errno)
-		}
-	}
+	do := s.maker(c, d)
+	c.Made = do != nil
 	if s.cfg.OnCall != nil {
 		s.cfg.OnCall(c)
 	}
 	if c.killed.Load() {
 		return
 	}
+	if do != nil {
+		// The caller may have died while OnCall held it: make nothing in its name.
+		if !idValid(fd, c.id) {
+			return
+		}
+		errno := do()
+		resp.Flags = 0
+		c.Phase, c.Result = After, "ok"
+		if errno != 0 {
+			c.Result = unix.ErrnoName(errno)
+			resp.Error = -int32(errno)
+		}
+		if s.cfg.OnCall != nil {
+			s.cfg.OnCall(c)
+		}
+		if c.killed.Load() {
+			return
+		}
+	}
 	_ = send(fd, &resp)
+}
+
+// maker returns how to make the key call c for its caller, or nil to let the caller make
+// it. Paths are made only when resolved to absolute names and the caller's effective ids
+// are ours, so that the kernel's permission checks come out the same.
+func (s *Supervisor) maker(c *Call, d *seccompData) func() unix.Errno {
+	if !c.Key {
+		return nil
+	}
+	if c.Name == "listen" {
+		return func() unix.Errno { return s.listenFor(c, int32(d.Args[0]), int(int32(d.Args[1]))) }
+	}
+	if !filepath.IsAbs(c.Path) || (c.Path2 != "" && !filepath.IsAbs(c.Path2)) || !sameIDs(c.PID) {
+		return nil
+	}
+	switch c.Name {
+	case "unlink":
+		return func() unix.Errno { return errnoOf(unix.Unlink(c.Path)) }
+	case "unlinkat":
+		flags := int(int32(d.Args[2]))
+		return func() unix.Errno { return errnoOf(unix.Unlinkat(unix.AT_FDCWD, c.Path, flags)) }
+	case "rename", "renameat":
+		return func() unix.Errno { return errnoOf(unix.Rename(c.Path, c.Path2)) }
+	case "renameat2":
+		flags := uint(uint32(d.Args[4]))
+		return func() unix.Errno {
+			return errnoOf(unix.Renameat2(unix.AT_FDCWD, c.Path, unix.AT_FDCWD, c.Path2, flags))
+		}
+	}
+	return nil
+}
+
+func errnoOf(err error) unix.Errno {
+	if err == nil {
+		return 0
+	}
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return unix.EINVAL
 }
 
 // listenFor calls listen(2) on the caller's socket through a copy of its fd.
@@ -311,12 +368,5 @@ func (s *Supervisor) listenFor(c *Call, sockfd int32, backlog int) unix.Errno {
 		return unix.EBADF
 	}
 	defer unix.Close(dup)
-	if err := unix.Listen(dup, backlog); err != nil {
-		var e unix.Errno
-		if errors.As(err, &e) {
-			return e
-		}
-		return unix.EINVAL
-	}
-	return 0
+	return errnoOf(unix.Listen(dup, backlog))
 }

@@ -134,12 +134,12 @@ func (c *calls) add(call *syscalls.Call, connect error) {
 		Path: call.Path, Addr: call.Addr, Key: call.Key, Result: call.Result, Connect: connect})
 }
 
-// find returns the first call named name (or name+"at": Go unlinks with unlinkat).
-func (c *calls) find(name string) (seen, bool) {
+// find returns the first call named name (or name+"at": Go unlinks with unlinkat) in phase.
+func (c *calls) find(name, phase string) (seen, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, x := range c.got {
-		if x.Name == name || x.Name == name+"at" {
+		if (x.Name == name || x.Name == name+"at") && x.Phase == phase {
 			return x, true
 		}
 	}
@@ -212,7 +212,7 @@ func TestWatchesGrandchildBehindShell(t *testing.T) {
 		"UNRELATED=" + unrelated, "SPLITBRAIN_PEER=p1"}, "sh", "-c", `"$0"; true`, exe)
 	eventually(t, "the helper to listen", func() bool { return strings.Contains(out.String(), "listening") })
 
-	ln, ok := got.find("listen")
+	ln, ok := got.find("listen", syscalls.After)
 	if !ok {
 		t.Fatalf("no listen reported; got %+v", got.got)
 	}
@@ -226,7 +226,7 @@ func TestWatchesGrandchildBehindShell(t *testing.T) {
 		t.Fatalf("connect to the held listener: %v", ln.Connect)
 	}
 	for _, name := range []string{"unlink", "bind"} {
-		c, ok := got.find(name)
+		c, ok := got.find(name, syscalls.Before)
 		if !ok {
 			t.Fatalf("no %s reported; got %+v", name, got.got)
 		}
@@ -257,7 +257,7 @@ func TestHoldAndKill(t *testing.T) {
 	held := make(chan *syscalls.Call, 1)
 	release := make(chan struct{})
 	s, addr := setup(t, func(c *syscalls.Call) {
-		if c.Key {
+		if c.Key && c.Phase == syscalls.Before {
 			held <- c
 			<-release
 		}
@@ -295,7 +295,7 @@ func TestHoldThenRelease(t *testing.T) {
 	held := make(chan struct{})
 	release := make(chan struct{})
 	s, addr := setup(t, func(c *syscalls.Call) {
-		if c.Key {
+		if c.Key && c.Phase == syscalls.Before {
 			close(held)
 			<-release
 		}
@@ -324,5 +324,36 @@ func TestUnavailableHook(t *testing.T) {
 	err := syscalls.Available(mustExe(t))
 	if !errors.Is(err, syscalls.ErrUnavailable) || !strings.Contains(err.Error(), "simulated") {
 		t.Fatalf("Available = %v, want ErrUnavailable saying why", err)
+	}
+}
+
+// An unlink of the address is made by the supervisor: OnCall sees it Before with the file
+// there, then After with the file gone while the caller still waits, and the caller gets the
+// result as its own.
+func TestUnlinkMadeForTheCaller(t *testing.T) {
+	var mu sync.Mutex
+	var phases []string
+	s, addr := setup(t, func(c *syscalls.Call) {
+		if !c.Key {
+			return
+		}
+		_, err := os.Stat(c.Path)
+		mu.Lock()
+		phases = append(phases, fmt.Sprintf("%s made=%v exists=%v result=%q", c.Phase, c.Made, err == nil, c.Result))
+		mu.Unlock()
+	})
+	must(os.WriteFile(addr, []byte("x"), 0o644))
+	cmd, out := start(t, s, []string{helperEnv + "=unlinker", "SPLITBRAIN_ADDR=" + addr}, mustExe(t))
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("helper: %v %q", err, out.String())
+	}
+	if !strings.Contains(out.String(), "unlinked <nil>") {
+		t.Fatalf("helper said %q", out.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{`before made=true exists=true result=""`, `after made=true exists=false result="ok"`}
+	if strings.Join(phases, "|") != strings.Join(want, "|") {
+		t.Fatalf("OnCall saw %q, want %q", phases, want)
 	}
 }
