@@ -98,6 +98,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitHarness
 	}
+	for _, f := range fl {
+		if f.Name() == (fault.KillAtSyscall{}).Name() && !watch {
+			fmt.Fprintf(stderr, "splitbrain run: --faults %s needs the peers' syscalls watched: add --syscalls on\n", f.Name())
+			return exitHarness
+		}
+	}
 
 	// The replay command: every flag that shapes the run, with the seed; not --addr or --out.
 	replay := []string{"splitbrain", "run"}

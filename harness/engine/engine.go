@@ -129,6 +129,8 @@ type Engine struct {
 	rng    *mrand.Rand
 	group  *proc.Group
 	sup    *syscalls.Supervisor // nil unless Config.Syscalls
+	hookMu sync.Mutex
+	hooks  []*syscallHook // armed by AtSyscall
 	online *check.Online
 	tree   *tree
 	bg     sync.WaitGroup

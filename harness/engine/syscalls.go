@@ -51,6 +51,47 @@ func (e *Engine) onSyscall(c *syscalls.Call) {
 	if e.cfg.OnSyscall != nil {
 		e.cfg.OnSyscall(c)
 	}
+	e.hookMu.Lock()
+	var act func(*syscalls.Call)
+	for i, h := range e.hooks {
+		if h.match(c) {
+			act = h.act
+			e.hooks = append(e.hooks[:i], e.hooks[i+1:]...)
+			break
+		}
+	}
+	e.hookMu.Unlock()
+	if act != nil {
+		act(c)
+	}
+}
+
+// syscallHook is one armed [Engine.AtSyscall].
+type syscallHook struct {
+	match func(*syscalls.Call) bool
+	act   func(*syscalls.Call)
+}
+
+// WatchesSyscalls implements fault.SyscallHolder.
+func (e *Engine) WatchesSyscalls() bool { return e.sup != nil }
+
+// AtSyscall implements fault.SyscallHolder: act runs once, on the first watched call match
+// accepts, while its caller is held.
+func (e *Engine) AtSyscall(match func(*syscalls.Call) bool, act func(*syscalls.Call)) (disarm func()) {
+	h := &syscallHook{match: match, act: act}
+	e.hookMu.Lock()
+	e.hooks = append(e.hooks, h)
+	e.hookMu.Unlock()
+	return func() {
+		e.hookMu.Lock()
+		defer e.hookMu.Unlock()
+		for i, x := range e.hooks {
+			if x == h {
+				e.hooks = append(e.hooks[:i], e.hooks[i+1:]...)
+				return
+			}
+		}
+	}
 }
 
 // SyscallStats returns what the seccomp supervisor saw; zero without Config.Syscalls.

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +76,51 @@ func observedAfter(next []history.Record, listen history.Record) bool {
 		}
 	}
 	return false
+}
+
+// kill-at-syscall kills the leader, holds the next peer at its listen on the address and
+// kills it there; the last peer then leads, and nothing is left listening.
+func TestKillAtSyscall(t *testing.T) {
+	self, _ := os.Executable()
+	if err := syscalls.Available(self); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, Syscalls: true})
+	if err := e.Start(e.NewIDs(3)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
+		t.Fatalf("not settled: %v", err)
+	}
+	if err := (fault.KillAtSyscall{Point: "listen"}).Inject(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	var held *history.Record
+	for _, r := range e.Records() {
+		if r.Kind == history.KindFault && r.Fault.Name == "kill-at-syscall" && strings.HasPrefix(r.Fault.Detail, "held at ") {
+			held = &r
+		}
+	}
+	if held == nil || !strings.Contains(held.Fault.Detail, " listen ") {
+		t.Fatalf("no kill held at listen: %+v", held)
+	}
+	for _, p := range e.Live() {
+		if p.PID() == held.PID {
+			select {
+			case <-p.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s still runs after its kill", held.Peer)
+			}
+			if x := p.Exit(); x.Signal != "SIGKILL" || !x.ByHarness {
+				t.Fatalf("%s ended with %+v, want SIGKILL by the harness", held.Peer, x)
+			}
+		}
+	}
+	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
+		t.Fatalf("the last peer did not take over: %v", err)
+	}
+	if v := e.Violation(); v != nil {
+		t.Fatalf("the reference broke %v", v)
+	}
 }

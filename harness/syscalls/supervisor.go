@@ -71,9 +71,13 @@ type Call struct {
 
 // Kill sends SIGKILL to the calling process while it is held; the call never returns to it.
 func (c *Call) Kill() error {
-	c.killed.Store(true)
+	c.Abandon()
 	return unix.Kill(c.PID, unix.SIGKILL)
 }
+
+// Abandon tells the supervisor that the caller is being killed by other means (its process
+// group): it answers nothing and makes nothing in its name. Call it before the kill.
+func (c *Call) Abandon() { c.killed.Store(true) }
 
 // String reads like a step of a story: "p2 listen /tmp/x/sock -> ok".
 func (c *Call) String() string {
