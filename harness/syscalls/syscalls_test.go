@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,6 +45,16 @@ var helpers = map[string]func(){
 		fmt.Println("listening")
 		var b [1]byte
 		os.Stdin.Read(b[:])
+	},
+	// loop: unlink LOOP_PATH (absent) LOOP_N times and print the nanoseconds per call.
+	"loop": func() {
+		n, _ := strconv.Atoi(os.Getenv("LOOP_N"))
+		path := os.Getenv("LOOP_PATH")
+		t0 := time.Now()
+		for range n {
+			_ = unix.Unlink(path)
+		}
+		fmt.Println(float64(time.Since(t0).Nanoseconds()) / float64(max(n, 1)))
 	},
 	// unlinker: unlink the address, then say so.
 	"unlinker": func() {
@@ -160,7 +171,7 @@ func setup(t *testing.T, onCall func(*syscalls.Call)) (*syscalls.Supervisor, str
 	return s, addr
 }
 
-func mustExe(t *testing.T) string {
+func mustExe(t testing.TB) string {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
