@@ -3,7 +3,7 @@
 // Linux 5.5 and later, 5.6 for pidfd_getfd).
 //
 // A peer is started through the harness's own binary re-executed as a shim ([Supervisor.Wrap],
-// [ShimIfAsked]): the shim sets no_new_privs, installs a filter for the election's syscalls
+// [ShimIfAsked]): the shim installs a filter for the election's syscalls
 // ([Calls]) with a new listener, hands the listener to the [Supervisor] over a unix socket
 // (SCM_RIGHTS), and execs the peer, which keeps the shim's pid. The filter is inherited by
 // every child, so wrappers (sh -c, timeout), runtimes and daemons are covered.

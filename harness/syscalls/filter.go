@@ -84,22 +84,32 @@ func program() ([]unix.SockFilter, error) {
 	return out, nil
 }
 
-// install sets no_new_privs and installs the filter on the calling thread, returning the
-// notification fd (close-on-exec). The caller must have locked its OS thread: the filter,
-// like no_new_privs, is the thread's, and execve from that thread carries it on.
+// install installs the filter on the calling thread and returns the notification fd
+// (close-on-exec). The caller must have locked its OS thread: the filter, like
+// no_new_privs, is the thread's, and execve from that thread carries it on. It first tries
+// without no_new_privs (allowed with CAP_SYS_ADMIN, e.g. as root), so that setuid programs a
+// peer runs (sudo, su) keep working; without the capability it sets no_new_privs, as the
+// kernel requires.
 func install() (int, error) {
 	filter, err := program()
 	if err != nil {
 		return -1, err
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return -1, fmt.Errorf("%w: prctl(PR_SET_NO_NEW_PRIVS): %w", ErrUnavailable, err)
-	}
 	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	fd, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
-		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)))
+	seccomp := func() (int, unix.Errno) {
+		fd, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+			unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)))
+		return int(fd), e
+	}
+	fd, e := seccomp()
+	if e == unix.EACCES {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return -1, fmt.Errorf("%w: prctl(PR_SET_NO_NEW_PRIVS): %w", ErrUnavailable, err)
+		}
+		fd, e = seccomp()
+	}
 	if e != 0 {
 		return -1, fmt.Errorf("%w: seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER): %w", ErrUnavailable, e)
 	}
-	return int(fd), nil
+	return fd, nil
 }

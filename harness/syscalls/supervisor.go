@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -208,6 +209,7 @@ func (s *Supervisor) acceptLoop() {
 // execs the peer.
 func (s *Supervisor) take(c *net.UnixConn) {
 	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a client that never sends stalls no one
 	buf, oob := make([]byte, 256), make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
 	if err != nil {
