@@ -97,6 +97,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	impl := fs.String("impl", "", "the peer command line (default: the one the schedule names)")
 	out := fs.String("out", "", "the result folder (default: none)")
+	sysMode := fs.String("syscalls", defaultSyscalls, syscallsUsage)
 	fs.Usage = func() { fmt.Fprint(stderr, replayUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return usageExit(err)
@@ -105,8 +106,12 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "splitbrain replay: give one schedule file, e.g. splitbrain replay splitbrain-results/explore-X/schedule.json\n")
 		return exitHarness
 	}
+	watch, ok := decideSyscalls("replay", *sysMode, stderr)
+	if !ok {
+		return exitHarness
+	}
 	ctx, stop := interruptible(stderr, "splitbrain", "stopping peers")
-	res, err := chaos.Replay(ctx, fs.Arg(0), chaos.Config{Impl: *impl, Out: *out})
+	res, err := chaos.Replay(ctx, fs.Arg(0), chaos.Config{Impl: *impl, Out: *out, Syscalls: watch})
 	if sig := stop(); sig != 0 {
 		return 128 + int(sig)
 	}
