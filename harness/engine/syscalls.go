@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
@@ -46,6 +49,7 @@ func (e *Engine) onSyscall(c *syscalls.Call) {
 	// The instant that matters is just after the call; before it only when the caller
 	// makes the call itself (a bind, or a path call under other ids).
 	if c.Key && (c.Phase == syscalls.After || !c.Made) {
+		e.awaitDying(c.PID)
 		e.Snapshot("syscall: " + c.String())
 	}
 	if e.cfg.OnSyscall != nil {
@@ -63,6 +67,30 @@ func (e *Engine) onSyscall(c *syscalls.Call) {
 	e.hookMu.Unlock()
 	if act != nil {
 		act(c)
+	}
+}
+
+// dyingWait bounds how long a key call's observation waits for SIGKILLed peers to end.
+const dyingWait = 200 * time.Millisecond
+
+// awaitDying waits (bounded) until no peer the harness SIGKILLed is still exiting, except
+// the caller's own. Such a process runs no more code, but the kernel shows its sockets
+// until its exit closes them: a caller held just after a kill would otherwise be judged
+// against a listener that is being torn down (a sampled observation can see that too, but
+// rarely; every observation at a listen right after a leader kill would).
+func (e *Engine) awaitDying(caller int) {
+	pgid, _ := unix.Getpgid(caller)
+	timeout := time.NewTimer(dyingWait)
+	defer timeout.Stop()
+	for _, p := range e.group.Peers() {
+		if !p.Dying() || p.PID() == caller || p.PID() == pgid {
+			continue
+		}
+		select {
+		case <-p.Done():
+		case <-timeout.C:
+			return
+		}
 	}
 }
 
