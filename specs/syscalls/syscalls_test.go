@@ -119,6 +119,12 @@ var _ = Describe("the syscall oracle", Label("syscalls"), func() {
 			}
 		}
 		Expect(listens).To(BeNumerically(">=", 2), "a listen record for each peer")
+
+		By("judging the saved history again, exactly")
+		s, err := gexec.Start(exec.Command(bin, "check", o.dir), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(s).Should(gexec.Exit(check.ExitViolation))
+		Expect(s.Out).To(gbytes.Say(`FAIL  single-listener .*\[exact`))
 	})
 
 	It("is missed by sampling most of the time", func() {
