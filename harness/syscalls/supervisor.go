@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -230,7 +231,8 @@ func (s *Supervisor) take(c *net.UnixConn) {
 	unix.CloseOnExec(fd)
 	s.peers.Add(1)
 	s.wg.Add(1)
-	go s.watch(fd, string(buf[:n]))
+	// An empty id arrives as x/sys's one NUL byte (a stream socket carries no empty message).
+	go s.watch(fd, strings.TrimRight(string(buf[:n]), "\x00"))
 	c.Write([]byte{1})
 }
 

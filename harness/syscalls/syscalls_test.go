@@ -284,6 +284,9 @@ func TestHoldAndKill(t *testing.T) {
 	if c.Name != "unlink" && c.Name != "unlinkat" {
 		t.Fatalf("held %s", c)
 	}
+	if c.Peer != os.Getenv("SPLITBRAIN_PEER") {
+		t.Fatalf("peer id %q, want the environment's %q", c.Peer, os.Getenv("SPLITBRAIN_PEER"))
+	}
 	if _, err := os.Stat(addr); err != nil {
 		t.Fatalf("the held unlink happened: %v", err)
 	}
