@@ -62,3 +62,14 @@ func BenchmarkCall(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAvailable measures the probe `--syscalls auto|on` runs once per command: a
+// supervisor, one shim (this test binary re-executed) and its unlink.
+func BenchmarkAvailable(b *testing.B) {
+	exe := mustExe(b)
+	for b.Loop() {
+		if err := syscalls.Available(exe); err != nil {
+			b.Skip(err)
+		}
+	}
+}
