@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os/exec"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -73,6 +74,10 @@ func (e *Engine) StartWith(ids []string, o StartOptions) error {
 			SecretFile: e.secret, Failpoints: fps})
 		argv := e.argv
 		if e.sup != nil {
+			// The shim would exec it and exit 127; fail here, as an unwrapped start does.
+			if _, err := exec.LookPath(argv[0]); err != nil {
+				return fmt.Errorf("start %s: start peer %s (%s): %w (check --impl)", id, id, argv[0], err)
+			}
 			argv = e.sup.Wrap(e.cfg.Shim, argv)
 			env = append(env, e.sup.Env()...)
 		}
