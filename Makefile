@@ -18,11 +18,12 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 
-# Everything CI runs: vet, unit tests, the behaviour specs with real processes, and the
-# exploration at CI size (make chaos).
+# Everything CI runs: vet, unit tests, the behaviour specs with real processes, the
+# exploration at CI size (make chaos) and the Go example module (make examples).
 test: vet
 	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/chaos$$' | grep -v '/specs/chaos$$')
 	$(MAKE) chaos
+	$(MAKE) examples
 
 # The conformance suite, as users' pipelines run it (ci/), at CI size: the reference peer must
 # pass (exit 0) and the probe-unlink canary must be caught (exit 1). About a minute on 2 cores.
@@ -63,7 +64,13 @@ clean:
 
 # --- Users' side: adapters, the GitHub Action, installation, releases ---
 
-.PHONY: adapters install-check release
+.PHONY: adapters examples install-check release
+
+# The Go example module (examples/gotest, its own go.mod with a replace of this checkout): a
+# user's Ginkgo suite and plain test on package sbtest, with Go functions as peers. About 30 s
+# on 2 cores; part of make test.
+examples:
+	cd examples/gotest && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
 
 # The peer adapters (examples/adapters: Node.js and Python example peers under the harness,
 # and their --broken variants caught) and the GitHub Action's steps (action.yml, ci/action) on

@@ -8,10 +8,8 @@ result folder) and appends a Markdown summary to $GITHUB_STEP_SUMMARY (stdout wh
 set): the verdict, a table of cases x invariants, the confidence line, and for each failed case
 its first evidence, its replay command and where its timeline is in the artifact.
 
-The confidence line: when results.json has a top-level "confidence" (see confidence() below:
-the hook for the figure splitbrain will report), it is printed as is. Until then it is
-derived here from what is there, and says so: 0 violations in K leader failovers (the liveness
-check's "failovers" figures, summed) bound the violation rate below 1 - 0.05^(1/K) at 95 %.
+The confidence line is splitbrain's own: a run's results.json "confidence", or the sum of a
+conformance report's cases' (trials and violations), bounded the way splitbrain bounds it.
 
 Exit status: 0, or 3 when DIR has no readable results.json (the summary then says so).
 Standard library only.
@@ -26,7 +24,7 @@ ICONS = {
     "pass": "\u2705",
     "fail": "\u274c",
     "inconclusive": "\u2754",
-    "not-applicable": "\u2796",
+    "not-judged": "\u2796",
     "harness-error": "\u26a0\ufe0f",
     "skipped": "\u23ed\ufe0f",
 }
@@ -73,27 +71,54 @@ def figure_sum(cases, invariant, name):
     return int(total)
 
 
-def confidence(report, cases):
-    """The confidence line.
+def rate_upper_bound(x, n, level):
+    """The one-sided Clopper-Pearson bound, as splitbrain computes it (check.RateUpperBound)."""
+    if n <= 0 or x >= n:
+        return 1.0
+    alpha = 1 - level
+    if x == 0:
+        return 1 - alpha ** (1.0 / n)
+    from math import comb
+    def cdf(p):
+        return sum(comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(x + 1))
+    lo, hi = 0.0, 1.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if cdf(mid) > alpha:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
-    HOOK: when splitbrain's results.json carries a top-level "confidence" -- a string, or an
-    object with a "text" field (and whatever figures it likes) -- that is printed as is. Until
-    then the line is derived from the liveness figures, and labelled as such.
-    """
-    given = report.get("confidence")
-    if isinstance(given, str) and given:
-        return given
-    if isinstance(given, dict) and given.get("text"):
-        return given["text"]
-    k = figure_sum(cases, "liveness", "failovers")
-    source = "(derived by the action from the liveness checks' failovers; splitbrain reports no confidence figure yet)"
-    if report.get("verdict") == "fail":
-        return "none: violations were found %s" % source
-    if k == 0:
-        return "no bound: no leader failover was exercised %s" % source
-    bound = 1 - 0.05 ** (1.0 / k)
-    return "0 violations in %d leader failovers: the violation rate is below %.3g %% at 95 %% confidence (1 \u2212 0.05^(1/K)) %s" % (
-        k, 100 * bound, source)
+
+def pct(f):
+    x = 100 * f
+    if x >= 10:
+        return "%.0f" % x
+    if x >= 1:
+        return "%.1f" % x
+    return "%.2g" % x
+
+
+def confidence(report, cases):
+    """The confidence line, as splitbrain prints it: results.json's "confidence" (a run) or
+    the cases' (a conformance report, summed over cases)."""
+    confs = []
+    if isinstance(report.get("confidence"), dict):
+        confs = [report["confidence"]]
+    else:
+        confs = [c["confidence"] for c in cases if isinstance(c.get("confidence"), dict)]
+    if not confs:
+        return "no bound: results.json carries no confidence figures (a splitbrain older than this action?)"
+    trials = sum(int(c.get("trials", 0)) for c in confs)
+    violations = sum(int(c.get("violations", 0)) for c in confs)
+    level = float(confs[0].get("level", 0.95))
+    if trials == 0:
+        return "no leader kill, so no bound on the split-brain rate per leader kill"
+    bound = "rate below %s %% at %s %% confidence" % (pct(rate_upper_bound(violations, trials, level)), pct(level))
+    if violations == 0:
+        return "no split brain in %d leader kills: %s" % (trials, bound)
+    return "split brain after %d of %d leader kills: %s" % (violations, trials, bound)
 
 
 def seconds(ns):
@@ -144,7 +169,7 @@ def summary(out, report, artifact, exit_code):
         row.append(seconds(c.get("duration")))
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "%s pass \u00b7 %s fail \u00b7 %s inconclusive \u00b7 %s not judged \u00b7 %s harness error" % (
-        ICONS["pass"], ICONS["fail"], ICONS["inconclusive"], ICONS["not-applicable"], ICONS["harness-error"]), ""]
+        ICONS["pass"], ICONS["fail"], ICONS["inconclusive"], ICONS["not-judged"], ICONS["harness-error"]), ""]
 
     lines += ["**Confidence:** " + confidence(report, cases), ""]
 

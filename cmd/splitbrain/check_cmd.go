@@ -34,7 +34,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "splitbrain check: write reports: %v\n", err)
 		return exitHarness
 	}
-	if err := report.Summary(stdout, results, check.RunConfig(recs)); err != nil {
+	if err := report.Summary(stdout, report.NewResults(recs, results)); err != nil {
 		fmt.Fprintf(stderr, "splitbrain check: %v\n", err)
 		return exitHarness
 	}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -28,6 +30,31 @@ func defaultImpl(impl *string, cmd string, stderr io.Writer) bool {
 	}
 	*impl = shellQuote(self) + " peer"
 	return true
+}
+
+// selfCommand is how a printed command line names this binary so that it works as printed:
+// the name it was run by when that is what PATH finds, else its absolute path ("make
+// build" leaves bin/splitbrain, which is on no PATH).
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "splitbrain"
+	}
+	if name := os.Args[0]; !strings.Contains(name, "/") {
+		if p, err := exec.LookPath(name); err == nil && sameFile(p, exe) {
+			return name
+		}
+	}
+	return shellQuote(exe)
+}
+
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // interruptible returns a context cancelled by SIGINT or SIGTERM, and a stop function that

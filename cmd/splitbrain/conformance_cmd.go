@@ -86,7 +86,7 @@ flags:
 		conformance.SuiteVersion, size, shard, *impl, *transport, *out)
 
 	ctx, stop := interruptible(stderr, "splitbrain conformance", "stopping the case and writing the report")
-	opt := conformance.Options{Impl: *impl, Transport: *transport, Out: *out, Size: size, Shard: shard, Only: *only}
+	opt := conformance.Options{Impl: *impl, Transport: *transport, Out: *out, Size: size, Shard: shard, Only: *only, Binary: selfCommand()}
 	if !*quiet {
 		opt.Progress = stderr
 	}

@@ -141,7 +141,7 @@ func exploreReport(w io.Writer, what string, res chaos.Result) int {
 			res.Search.Round(time.Millisecond), res.Schedules, res.Counterexample.Len(), res.Reproduced)
 	}
 	if res.Dir != "" {
-		fmt.Fprintf(w, "replay: splitbrain replay %s\n", shellQuote(filepath.Join(res.Dir, "schedule.json")))
+		fmt.Fprintf(w, "replay: %s replay %s\n", selfCommand(), shellQuote(filepath.Join(res.Dir, "schedule.json")))
 		fmt.Fprintf(w, "splitbrain: results in %s\n", res.Dir)
 	}
 	return 1

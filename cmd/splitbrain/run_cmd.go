@@ -41,6 +41,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	failFast := fs.Bool("fail-fast", false, "end the fault phase at the first violation seen online: two listeners, an orphaned one, or a planted file changed (then settle, judge and report as usual)")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	sysMode := fs.String("syscalls", defaultSyscalls, syscallsUsage)
+	force := fs.Bool("force", false, "run even when --peers exceeds what this machine allows (CPUs, memory, process ids, open files)")
+	untilConf := fs.Float64("until-confidence", 0, "keep injecting faults until the 95 % bound on the split-brain rate per leader kill is below RATE (e.g. 0.01), or --duration ends")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: splitbrain run [flags]\n\nRuns --peers processes of --impl on one election address, injects faults, and judges the\nhistory. Writes history.jsonl, results.json, junit.xml and timeline.html to --out.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -78,6 +80,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "splitbrain run: --transport %q: use unix or tcp\n", *transport)
 		return exitHarness
 	}
+	if *peers < 1 {
+		fmt.Fprintf(stderr, "splitbrain run: --peers %d: use 1 or more\n", *peers)
+		return exitHarness
+	}
 	if *broadcasts < 0 {
 		fmt.Fprintf(stderr, "splitbrain run: --broadcasts %v: use 0 (none) or a positive rate a second\n", *broadcasts)
 		return exitHarness
@@ -106,12 +112,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	// The replay command: every flag that shapes the run, with the seed; not --addr or --out.
-	replay := []string{"splitbrain", "run"}
-	for _, name := range []string{"impl", "transport", "peers", "rounds", "duration", "faults", "settle", "liveness", "failpoints", "broadcasts", "fail-fast", "syscalls"} {
+	replay := []string{selfCommand(), "run"}
+	for _, name := range []string{"impl", "transport", "peers", "rounds", "duration", "faults", "settle", "liveness", "failpoints", "broadcasts", "fail-fast", "until-confidence", "force", "syscalls"} {
 		switch {
 		case name == "fail-fast" && *failFast:
 			replay = append(replay, "--fail-fast")
-		case name == "fail-fast":
+		case name == "force" && *force:
+			replay = append(replay, "--force")
+		case name == "fail-fast" || name == "force":
 		case name == "impl" || set[name]:
 			replay = append(replay, "--"+name, shellQuote(fs.Lookup(name).Value.String()))
 		}
@@ -122,7 +130,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		Impl: *impl, Transport: *transport, Addr: *addr, Peers: *peers, Rounds: *rounds,
 		Duration: *duration, Faults: fl, Seed: seed, Out: *out, Settle: *settle,
 		Liveness: *liveness, Failpoints: *failpoints, Replay: strings.Join(replay, " "),
-		Broadcasts: rate, FailFast: *failFast, Report: writeReports, Syscalls: watch,
+		Broadcasts: rate, FailFast: *failFast, Report: writeReports,
+		Force: *force, UntilConfidence: *untilConf, Syscalls: watch,
+	}
+	if err := cfg.Check(); err != nil {
+		fmt.Fprintf(stderr, "splitbrain run: %v\n", err)
+		return exitHarness
 	}
 	if !*quiet {
 		cfg.Progress = stderr
@@ -141,10 +154,18 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "splitbrain: %d rounds (%d without a target), %d processes started, %d broadcasts, %v\n",
 		outcome.Rounds, outcome.Skipped, outcome.Started, outcome.Broadcasts, outcome.Elapsed.Round(time.Millisecond))
+	if *untilConf > 0 {
+		_, c := outcome.Exercised()
+		if outcome.ConfidenceReached {
+			fmt.Fprintf(stdout, "splitbrain: --until-confidence %s: reached after %d leader kills (bound %s)\n", report.Percent(*untilConf), c.Trials, report.Percent(c.RateUpperBound))
+		} else {
+			fmt.Fprintf(stdout, "splitbrain: --until-confidence %s: ended short: the bound is %s after %d leader kills when the run ended; give a longer --duration\n", report.Percent(*untilConf), report.Percent(c.RateUpperBound), c.Trials)
+		}
+	}
 	if outcome.StoppedEarly {
 		fmt.Fprintf(stdout, "splitbrain: --fail-fast: the fault phase stopped at %v: %s\n", seconds(outcome.ViolationAt), outcome.Violation)
 	}
-	_ = report.Summary(stdout, outcome.Results, run0(outcome))
+	_ = report.Summary(stdout, report.NewResults(outcome.Records, outcome.Results))
 	printFooter(stdout, outcome.Dir, outcome.Results)
 	switch {
 	case sig != 0:
@@ -194,15 +215,6 @@ func firstViolation(results check.Results) (time.Duration, string, bool) {
 
 // seconds renders d as seconds with millisecond precision, e.g. "3.142s".
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
-
-func run0(o *run.Outcome) *history.Run {
-	for _, r := range o.Records {
-		if r.Run != nil {
-			return r.Run
-		}
-	}
-	return nil
-}
 
 // shellQuote quotes s for a POSIX shell when it needs it.
 func shellQuote(s string) string {

@@ -25,7 +25,7 @@ func TestHistories(t *testing.T) {
 	const (
 		P = check.Pass
 		F = check.Fail
-		N = check.NotApplicable
+		N = check.NotJudged
 		I = check.Inconclusive
 	)
 	tests := []struct {
@@ -50,7 +50,7 @@ func TestHistories(t *testing.T) {
 		{file: "exposed.jsonl", want: map[string]check.Verdict{
 			"exposure": F, "liveness": N, "no-data-loss": N, "delivery": N, "leadership": N}, exit: 1},
 		{file: "never-leader.jsonl", want: map[string]check.Verdict{
-			"no-lost-peers": I, "liveness": I, "no-data-loss": N, "no-unexpected-exits": I, "delivery": N, "leadership": N}, exit: 2},
+			"single-listener": N, "reachable-leader": N, "no-lost-peers": I, "liveness": I, "no-data-loss": N, "no-unexpected-exits": I, "delivery": N, "leadership": N}, exit: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -63,7 +63,7 @@ func TestHistories(t *testing.T) {
 				if !ok {
 					want = check.Pass
 					if r.Name == "exposure" { // every history here is a unix run
-						want = check.NotApplicable
+						want = check.NotJudged
 					}
 				}
 				if r.Verdict != want {
@@ -118,7 +118,7 @@ func TestNeverLeaderEvidenceHasStderr(t *testing.T) {
 			t.Errorf("evidence %q lacks the exit record with its stderr tail", e.What)
 		}
 	}
-	if r.Summary != "no leader ever appeared: all 3 peers exited (see their stderr)" {
+	if r.Summary != "no leader ever appeared: all 3 peers exited on their own (see their stderr)" {
 		t.Errorf("summary %q", r.Summary)
 	}
 }
@@ -155,7 +155,7 @@ func TestResultsVerdict(t *testing.T) {
 		want check.Verdict
 		exit int
 	}{
-		{rs: mk(check.Pass, check.NotApplicable), want: check.Pass, exit: 0},
+		{rs: mk(check.Pass, check.NotJudged), want: check.Pass, exit: 0},
 		{rs: mk(check.Pass, check.Inconclusive), want: check.Inconclusive, exit: 2},
 		{rs: mk(check.Inconclusive, check.Fail, check.Pass), want: check.Fail, exit: 1},
 		{rs: mk(), want: check.Inconclusive, exit: 2},

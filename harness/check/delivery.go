@@ -38,15 +38,16 @@ const DeliveryMargin = 100 * time.Millisecond
 //     tc and before the horizon (the "end" phase, or the last record);
 //   - if S reports sent X at ts, every member R of S's group is required to write `message`
 //     X unless R or its leader changed (a membership event, a disconnection of R, a SIGSTOP
-//     or SIGCONT, an exit) between tf and max(ts, tf) + DeliveryMargin, or the history ends
-//     before then. A required R that never writes it, at any time, is a violation.
+//     or SIGCONT, a SIGKILL from the harness, an exit; or, for R only, a SIGTERM from the
+//     harness: a leader told to end still owes its followers what it acknowledged) between
+//     tf and max(ts, tf) + DeliveryMargin, or the history ends before then. A required R that never writes it, at any time, is a violation.
 //
 // Every `message` whose id is a broadcast of the run is checked wherever it lands: `from`
 // must be the sender's peer id and `data` the broadcast's data, a process must not write the
 // same id twice (a duplicate), and the sender must not get its own broadcast back.
 //
 // Broadcast ids must be unique within a run. A command record whose Detail begins with
-// [CommandDropped] never reached the peer and is not judged. NotApplicable when no peer
+// [CommandDropped] never reached the peer and is not judged. NotJudged when no peer
 // writes events, the harness sent no broadcast, no peer ever answered one (reading stdin is
 // optional in the protocol), or no delivery was required of anyone (every group changed
 // within the margin, or had no other member): a verdict on nothing is not a pass.
@@ -165,6 +166,7 @@ func (Delivery) Check(h []history.Record) Result {
 		}
 	)
 	brk := func(pid int, t time.Duration) { breaks[pid] = append(breaks[pid], t) }
+	leaving := map[int][]time.Duration{} // pid -> when the harness signalled it to end
 	for i, r := range h {
 		p.apply(h, i)
 		switch r.Kind {
@@ -181,6 +183,15 @@ func (Delivery) Check(h []history.Record) Result {
 				continue
 			}
 			switch r.Fault.Signal {
+			case "SIGKILL":
+				// Killed: it is gone from here on, though its exit may be reaped much later
+				// on a loaded machine, and what it acknowledged but had not relayed is lost
+				// with it (the bridge promises delivery across Close, not across a crash).
+				brk(r.PID, r.T)
+			case "SIGTERM":
+				// A peer told to end may stop delivering to itself at once: it is leaving.
+				// A leader told to end still owes its followers what it acknowledged.
+				leaving[r.PID] = append(leaving[r.PID], r.T)
 			case "SIGSTOP":
 				if st, ok := g.status[r.PID]; ok && st != stopped {
 					g.before[r.PID] = st
@@ -220,7 +231,13 @@ func (Delivery) Check(h []history.Record) Result {
 			ev := r.Event
 			switch {
 			case membership[ev.Event]:
-				g.status[r.PID] = ev.Event
+				// An event read after the SIGSTOP was written before it took effect: the
+				// peer stays stopped, in that state once resumed.
+				if g.status[r.PID] == stopped {
+					g.before[r.PID] = ev.Event
+				} else {
+					g.status[r.PID] = ev.Event
+				}
 				g.follows[r.PID] = ev.Leader
 				g.hasEpoch[r.PID] = ev.Epoch != nil
 				if ev.Epoch != nil {
@@ -260,13 +277,13 @@ func (Delivery) Check(h []history.Record) Result {
 		}
 	}
 	if events == 0 {
-		return Result{Verdict: NotApplicable, Summary: "no peer wrote events (black-box), so delivery cannot be seen"}
+		return Result{Verdict: NotJudged, Summary: "no peer wrote events (black-box), so delivery cannot be seen"}
 	}
 	if len(casts) == 0 {
-		return Result{Verdict: NotApplicable, Summary: "the harness sent no broadcast"}
+		return Result{Verdict: NotJudged, Summary: "the harness sent no broadcast"}
 	}
 	if len(outcomes) == 0 {
-		return Result{Verdict: NotApplicable, Summary: fmt.Sprintf("no peer answered any of %s with sent or send-failed: the implementation does not take broadcast commands", count(len(casts), "broadcast"))}
+		return Result{Verdict: NotJudged, Summary: fmt.Sprintf("no peer answered any of %s with sent or send-failed: the implementation does not take broadcast commands", count(len(casts), "broadcast"))}
 	}
 	if !leaderAppeared(h) {
 		return noLeader(h)
@@ -336,7 +353,7 @@ func (Delivery) Check(h []history.Record) Result {
 			}
 			var lost []int
 			for _, pid := range b.members {
-				if changed(breaks[pid], b.from, tEnd) || changed(breaks[b.leader], b.from, tEnd) {
+				if changed(breaks[pid], b.from, tEnd) || changed(leaving[pid], b.from, tEnd) || changed(breaks[b.leader], b.from, tEnd) {
 					continue // it or its leader changed meanwhile: not required
 				}
 				required++
@@ -380,7 +397,7 @@ func (Delivery) Check(h []history.Record) Result {
 		return res
 	}
 	if required == 0 {
-		res.Verdict = NotApplicable
+		res.Verdict = NotJudged
 		res.Summary = fmt.Sprintf("not judged: no delivery was required of anyone (of %s, %d reported sent, each to a group "+
 			"that changed within %v or had no other member; %d reported failed; %s died)",
 			count(len(casts), "broadcast"), sent, DeliveryMargin, failed, count(excused, "sender"))

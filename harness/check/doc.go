@@ -9,7 +9,7 @@
 //
 // # Verdicts
 //
-// A [Result] is [Pass], [Fail] (a violation, with [Evidence]), [NotApplicable] (the run gives
+// A [Result] is [Pass], [Fail] (a violation, with [Evidence]), [NotJudged] (the run gives
 // the checker nothing to judge, e.g. delivery for a black-box peer), or [Inconclusive] (the
 // run cannot show whether the invariant holds). [Results.Verdict] is Fail if any part
 // fails, else Inconclusive if any part is inconclusive, else Pass; exit codes 1, 2, 0.

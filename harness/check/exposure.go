@@ -15,7 +15,7 @@ import (
 // even when it is the only listener and the election is otherwise right. The kernel
 // observer records every listener on the port, whatever its address.
 //
-// NotApplicable for unix runs (a socket path is not reachable from elsewhere), and when no
+// NotJudged for unix runs (a socket path is not reachable from elsewhere), and when no
 // observation saw a listener.
 type Exposure struct{}
 
@@ -25,7 +25,7 @@ func (Exposure) Name() string { return "exposure" }
 // Check implements Checker.
 func (Exposure) Check(h []history.Record) Result {
 	if run := RunConfig(h); run == nil || run.Transport != "tcp" {
-		return Result{Verdict: NotApplicable, Summary: "not a tcp run: a unix socket path is not reachable from other machines"}
+		return Result{Verdict: NotJudged, Summary: "not a tcp run: a unix socket path is not reachable from other machines"}
 	}
 	var res Result
 	seen, exposed := 0, 0
@@ -51,7 +51,7 @@ func (Exposure) Check(h []history.Record) Result {
 		res.Summary = fmt.Sprintf("%d of %d observations with a listener saw the port open beyond loopback; first at %v: %s",
 			exposed, seen, res.Evidence[0].T, res.Evidence[0].What)
 	case seen == 0:
-		res.Verdict, res.Summary = NotApplicable, "not judged: no observation saw a listener on the port"
+		res.Verdict, res.Summary = NotJudged, "not judged: no observation saw a listener on the port"
 	default:
 		res.Verdict = Pass
 		res.Summary = fmt.Sprintf("%s with a listener, every one bound to loopback only", count(seen, "observation"))

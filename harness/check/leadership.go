@@ -28,7 +28,7 @@ const LeadershipGrace = 100 * time.Millisecond
 // an epoch (a smaller one started within LeadershipGrace of the greatest is an earlier claim
 // whose event was read late). Claims without an epoch (it is optional) are judged for overlap only.
 //
-// NotApplicable when no peer writes events (black-box), or fewer than two claims were made
+// NotJudged when no peer writes events (black-box), or fewer than two claims were made
 // (nothing to compare).
 type Leadership struct{}
 
@@ -99,10 +99,10 @@ func (Leadership) Check(h []history.Record) Result {
 		}
 	}
 	if events == 0 {
-		return Result{Verdict: NotApplicable, Summary: "no peer wrote events (black-box), so leadership claims cannot be seen"}
+		return Result{Verdict: NotJudged, Summary: "no peer wrote events (black-box), so leadership claims cannot be seen"}
 	}
 	if len(claims) < 2 {
-		return Result{Verdict: NotApplicable, Summary: fmt.Sprintf("not judged: %s made, nothing to compare", count(len(claims), "leader claim"))}
+		return Result{Verdict: NotJudged, Summary: fmt.Sprintf("not judged: %s made, nothing to compare", count(len(claims), "leader claim"))}
 	}
 	last := h[len(h)-1].T
 	for k := range claims {

@@ -28,7 +28,8 @@ import (
 // the group down, or all exited), the gap so far is judged there, and a gap longer than
 // the bound is a violation whatever comes after. While the harness keeps a file planted at
 // the address no peer can lead: the clock stops there (the gap so far is judged) and starts
-// again when the plant is removed. Losses after the "end" phase are not
+// again when the plant is removed; the same while every able peer is stopped (SIGSTOP),
+// until one is resumed. Losses after the "end" phase are not
 // judged, and a gap still open when the history ends is judged against the horizon (the
 // "end" phase, or the last record): a group that stays stuck always fails.
 //
@@ -70,11 +71,12 @@ func (Liveness) Check(h []history.Record) Result {
 		started                = map[int]time.Duration{} // live pid -> start, until able
 		spoke                  = map[string]bool{}       // peer ids that wrote an event
 		able                   = map[int]bool{}          // live pids able to elect
+		stopped                = map[int]bool{}          // live pids the harness stopped (SIGSTOP)
 		startups               []time.Duration
 	)
 	anyAble := func() bool {
 		for pid := range p.live {
-			if able[pid] {
+			if able[pid] && !stopped[pid] {
 				return true
 			}
 		}
@@ -89,7 +91,7 @@ func (Liveness) Check(h []history.Record) Result {
 			startups = append(startups, t-t0)
 			delete(started, pid)
 		}
-		if lost && waiting && !plantedNow {
+		if lost && waiting && !plantedNow && !stopped[pid] {
 			waiting, lostAt, lostIdx = false, t, i
 		}
 	}
@@ -160,6 +162,29 @@ func (Liveness) Check(h []history.Record) Result {
 					lostAt, lostIdx = r.T, i
 				}
 			}
+		case history.KindFault:
+			// A peer the harness stopped cannot elect: when it was the last able one the
+			// clock stops (the gap so far is judged), and starts again when one resumes.
+			if r.Fault == nil || r.PID == 0 {
+				break
+			}
+			switch r.Fault.Signal {
+			case "SIGSTOP":
+				stopped[r.PID] = true
+				if lost && !waiting && !anyAble() && !ended {
+					if gap := r.T - lostAt; gap > bound {
+						judge(i, gap, "no leader for")
+					} else {
+						unmeasured++
+					}
+					waiting = true
+				}
+			case "SIGCONT":
+				delete(stopped, r.PID)
+				if able[r.PID] && lost && waiting && !plantedNow {
+					waiting, lostAt, lostIdx = false, r.T, i
+				}
+			}
 		case history.KindStart:
 			started[r.PID] = r.T
 			if lost && !waiting && wasLive == 0 {
@@ -171,6 +196,7 @@ func (Liveness) Check(h []history.Record) Result {
 		case history.KindExit:
 			delete(able, r.PID)
 			delete(started, r.PID)
+			delete(stopped, r.PID)
 			if haveLeader && !lost && slices.Contains(leaderPIDs, r.PID) && !holderLives(leaderPIDs, p) && !ended {
 				loseAt(i)
 			} else if lost && !waiting && len(p.live) == 0 && !ended {
@@ -258,7 +284,7 @@ func (Liveness) Check(h []history.Record) Result {
 		res.Verdict = Fail
 		res.Summary = fmt.Sprintf("%d of %d failovers broke the %v bound; first: %s", violations, len(gaps)+boolInt(lost && !waiting), bound, res.Evidence[0].What)
 	case len(gaps) == 0:
-		res.Verdict, res.Summary = NotApplicable, "not judged: the leader was never lost while a peer able to elect lived"
+		res.Verdict, res.Summary = NotJudged, "not judged: the leader was never lost while a peer able to elect lived"
 	default:
 		res.Verdict = Pass
 		res.Summary = fmt.Sprintf("%s, the longest %v (bound %v)", count(len(gaps), "failover"), gaps[len(gaps)-1], bound)

@@ -66,7 +66,7 @@ func TestLivenessIgnoresLossAfterEnd(t *testing.T) {
 		exitRec(30*ms, "p1", 11),
 		leaderObs(5000*ms, 0, 0),
 	}
-	if r := (check.Liveness{}).Check(h); r.Verdict != check.NotApplicable || r.Figures["failovers"] != 0 {
+	if r := (check.Liveness{}).Check(h); r.Verdict != check.NotJudged || r.Figures["failovers"] != 0 {
 		t.Errorf("verdict %s, failovers %v: %s", r.Verdict, r.Figures["failovers"], r.Summary)
 	}
 }
@@ -140,5 +140,47 @@ func TestLeadershipEpochsReadOutOfOrder(t *testing.T) {
 	h[4].T = 300 * ms // well after: the epoch did go backwards
 	if r := (check.Leadership{}).Check(h); r.Verdict != check.Fail {
 		t.Fatalf("%s: %s", r.Verdict, r.Summary)
+	}
+}
+
+// TestLivenessStopsTheClockWhileTheOnlySurvivorIsStopped: the leader p1 dies while the only
+// other peer, p2, is stopped (SIGSTOP) by the harness; p2 elects 100ms after it is resumed.
+// The 3s it was stopped are not election time; the same gap with p2 running is.
+func TestLivenessStopsTheClockWhileTheOnlySurvivorIsStopped(t *testing.T) {
+	ms := time.Millisecond
+	listen := func(pid int, inode uint64) *kernel.Snapshot {
+		return &kernel.Snapshot{PathInode: 7, Listeners: []kernel.Listener{{Inode: inode, VFSInode: 7, PIDs: []int{pid}}}}
+	}
+	for _, tt := range []struct {
+		name  string
+		pause bool
+		want  check.Verdict
+	}{
+		{"stopped", true, check.Pass},
+		{"running", false, check.Fail},
+	} {
+		h := []history.Record{
+			{Kind: history.KindRun, Run: &history.Run{Version: 1, Addr: "/s", Transport: "unix", Liveness: time.Second}},
+			{T: 1 * ms, Kind: history.KindStart, Peer: "p1", PID: 101},
+			{T: 1 * ms, Kind: history.KindStart, Peer: "p2", PID: 102},
+			{T: 5 * ms, Kind: history.KindObservation, Snapshot: &kernel.Snapshot{PathInode: 7,
+				Listeners: []kernel.Listener{{Inode: 1, VFSInode: 7, PIDs: []int{101}}},
+				Conns:     []kernel.Conn{{ClientPIDs: []int{102}, ServerPIDs: []int{101}, ServerInode: 3, ListenerInode: 1}}}},
+		}
+		if tt.pause {
+			h = append(h, history.Record{T: 100 * ms, Kind: history.KindFault, Peer: "p2", PID: 102,
+				Fault: &history.Fault{Name: "pause", Target: "p2", PID: 102, Signal: "SIGSTOP"}})
+		}
+		h = append(h,
+			history.Record{T: 200 * ms, Kind: history.KindFault, Peer: "p1", PID: 101, Fault: &history.Fault{Name: "kill-leader", Target: "p1", PID: 101, Signal: "SIGKILL"}},
+			history.Record{T: 201 * ms, Kind: history.KindExit, Peer: "p1", PID: 101, Exit: &history.Exit{Code: -1, Signal: "SIGKILL", ByHarness: true}})
+		if tt.pause {
+			h = append(h, history.Record{T: 3000 * ms, Kind: history.KindFault, Peer: "p2", PID: 102,
+				Fault: &history.Fault{Name: "resume", Target: "p2", PID: 102, Signal: "SIGCONT"}})
+		}
+		h = append(h, history.Record{T: 3100 * ms, Kind: history.KindObservation, Snapshot: listen(102, 2)})
+		if r := (check.Liveness{}).Check(h); r.Verdict != tt.want {
+			t.Errorf("%s survivor: liveness %s, want %s: %s", tt.name, r.Verdict, tt.want, r.Summary)
+		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 // SHA256, and every planted path must have a "final" record. A plant proves something only
 // if a peer met it: when the history records who made an election attempt while it was
 // there ("met"/"unmet" plant records), a plant that no peer met is not judged, and a run
-// whose plants no peer met is NotApplicable. See the package doc.
+// whose plants no peer met is NotJudged. See the package doc.
 type NoDataLoss struct{}
 
 // Name implements Checker.
@@ -84,7 +84,7 @@ func (NoDataLoss) Check(h []history.Record) Result {
 	res.figure("plants_unmet", float64(unmet))
 	switch {
 	case len(order) == 0:
-		res.Verdict, res.Summary = NotApplicable, "the harness planted no file"
+		res.Verdict, res.Summary = NotJudged, "the harness planted no file"
 	case violations > 0:
 		res.Verdict = Fail
 		res.Summary = fmt.Sprintf("%d looks found a planted file changed; first: %s", violations, res.Evidence[0].What)
@@ -92,7 +92,7 @@ func (NoDataLoss) Check(h []history.Record) Result {
 		res.Verdict = Inconclusive
 		res.Summary = fmt.Sprintf("no final plant record for %d of %d planted paths, first %s", len(unfinished), len(order), unfinished[0])
 	case unmet == len(order):
-		res.Verdict = NotApplicable
+		res.Verdict = NotJudged
 		res.Summary = fmt.Sprintf("not judged: no peer made an election attempt while any of the %s was there", count(len(order), "planted file"))
 	case unmet > 0:
 		res.Verdict = Pass

@@ -70,8 +70,15 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 	}
 	exits, unexpected, refused, ignored, shutdownCrash, daemons := 0, 0, 0, 0, 0, 0
 	planted := false // a plant sits at the address now
+	// A process that reported an error while a plant sat at the address may exit on it only
+	// after the plant is gone (a slow exit on a loaded machine): still its refusal. pid ->
+	// when the plant it reported on was removed (0 while it is still there).
+	saw := map[int]time.Duration{}
 	for i, r := range h {
 		p.apply(h, i)
+		if planted && r.Kind == history.KindEvent && r.Event != nil && r.Event.Event == protocol.EventError {
+			saw[r.PID] = 0
+		}
 		switch r.Kind {
 		case history.KindProcess:
 			// A descendant that left its peer's process tree and outlived it escapes the
@@ -89,6 +96,11 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 					planted = true
 				case PlantFinal:
 					planted = false
+					for pid, end := range saw {
+						if end == 0 {
+							saw[pid] = r.T
+						}
+					}
 				}
 			}
 		case history.KindFault:
@@ -127,7 +139,7 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 					r.Peer, r.PID, a.termAt, (r.T - a.termAt).Round(time.Millisecond))
 			case graceful(e, a):
 				continue
-			case planted && e.Signal == "":
+			case e.Signal == "" && (planted || refusedLate(saw, r.PID, r.T)):
 				refused++
 				continue
 			default:
@@ -143,7 +155,7 @@ func (NoUnexpectedExits) Check(h []history.Record) Result {
 			res.addEvidence(ev)
 			continue
 		}
-		if planted && e != nil && e.Signal == "" {
+		if e != nil && e.Signal == "" && (planted || refusedLate(saw, r.PID, r.T)) {
 			refused++
 			continue
 		}
@@ -199,4 +211,15 @@ func askedWord(a *asked) string {
 		return "asked it to stop (SIGTERM or close)"
 	}
 	return "ended it"
+}
+
+// plantExitGrace is how long after a plant is removed the exit of a process that reported
+// an error while it was there still counts as its refusal.
+const plantExitGrace = 2 * time.Second
+
+// refusedLate reports whether pid saw a plant that was removed no longer than plantExitGrace
+// before t.
+func refusedLate(saw map[int]time.Duration, pid int, t time.Duration) bool {
+	end, ok := saw[pid]
+	return ok && end > 0 && t-end <= plantExitGrace
 }

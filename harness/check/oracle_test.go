@@ -117,7 +117,7 @@ func TestDeliveryWithNothingRequiredIsNotJudged(t *testing.T) {
 		return (r.PID == 102 && r.T > 306*ms) || (r.Kind == history.KindCommand && r.Command.ID == "b1")
 	})
 	r := check.Delivery{}.Check(h)
-	if r.Verdict != check.NotApplicable || !strings.Contains(r.Summary, "not judged") {
+	if r.Verdict != check.NotJudged || !strings.Contains(r.Summary, "not judged") {
 		t.Errorf("got %s %q, want not judged", r.Verdict, r.Summary)
 	}
 }
@@ -156,7 +156,7 @@ func TestLeadership(t *testing.T) {
 			if r.Kind == history.KindEvent && r.Peer == "p2" && r.Event.Event == protocol.EventLeader {
 				r.Event = &protocol.Event{Event: protocol.EventError, Error: "x"}
 			}
-		}, want: check.NotApplicable, say: "nothing to compare"},
+		}, want: check.NotJudged, say: "nothing to compare"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := check.Leadership{}.Check(edit(t, tt.f, tt.extra...))
@@ -186,8 +186,8 @@ func TestExposure(t *testing.T) {
 		{name: "0.0.0.0 alone", h: tcp("0.0.0.0:7777"), want: check.Fail},
 		{name: "[::]", h: tcp("[::]:7777"), want: check.Fail},
 		{name: "a LAN address beside loopback", h: tcp("127.0.0.1:7777", "192.0.2.2:7777"), want: check.Fail},
-		{name: "no listener", h: tcp(), want: check.NotApplicable},
-		{name: "unix", h: load(t, "good.jsonl"), want: check.NotApplicable},
+		{name: "no listener", h: tcp(), want: check.NotJudged},
+		{name: "unix", h: load(t, "good.jsonl"), want: check.NotJudged},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if r := (check.Exposure{}).Check(tt.h); r.Verdict != tt.want {

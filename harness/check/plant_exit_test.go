@@ -36,15 +36,24 @@ func TestRefusingAPlantedAddressIsNotAnUnexpectedExit(t *testing.T) {
 		name          string
 		exit          history.Exit
 		planted, fin  time.Duration
+		reported      time.Duration // p3 reports an error event then, if set
 		want          check.Verdict
 		wantRefusedFg float64
 	}{
 		{name: "status exit while planted", exit: refusal, planted: 261 * ms, fin: 263 * ms, want: check.Pass, wantRefusedFg: 1},
 		{name: "signal while planted", exit: crash, planted: 261 * ms, fin: 263 * ms, want: check.Fail},
 		{name: "status exit after the plant is gone", exit: refusal, planted: 255 * ms, fin: 258 * ms, want: check.Fail},
+		// It reported the refusal while the plant was there and exited slowly.
+		{name: "status exit after the plant is gone, reported while planted", exit: refusal, planted: 255 * ms, fin: 258 * ms, reported: 256 * ms, want: check.Pass, wantRefusedFg: 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := check.NoUnexpectedExits{}.Check(withAddressPlant(t, tt.exit, tt.planted, tt.fin))
+			h := withAddressPlant(t, tt.exit, tt.planted, tt.fin)
+			if tt.reported > 0 {
+				h = append(h, history.Record{T: tt.reported, Kind: history.KindEvent, Peer: "p3", PID: 103,
+					Event: &protocol.Event{Event: protocol.EventError, Error: "is a directory"}})
+				slices.SortStableFunc(h, func(a, b history.Record) int { return int(a.T - b.T) })
+			}
+			r := check.NoUnexpectedExits{}.Check(h)
 			if r.Verdict != tt.want || r.Figures["refused_planted_address"] != tt.wantRefusedFg {
 				t.Errorf("verdict %s, figures %v, want %s and %v refused: %s", r.Verdict, r.Figures, tt.want, tt.wantRefusedFg, r.Summary)
 			}
@@ -64,7 +73,7 @@ func TestDeliveryIgnoresDroppedCommandsAndSilentImplementations(t *testing.T) {
 		return r.Kind == history.KindEvent && (r.Event.Event == "sent" || r.Event.Event == "send-failed" || r.Event.Event == "message")
 	})
 	r := check.Delivery{}.Check(silent)
-	if r.Verdict != check.NotApplicable || !strings.Contains(r.Summary, "answered") {
+	if r.Verdict != check.NotJudged || !strings.Contains(r.Summary, "answered") {
 		t.Errorf("a peer that never answers a broadcast: %s %s", r.Verdict, r.Summary)
 	}
 }
@@ -76,12 +85,14 @@ func TestDeliveryExcusesStoppedPeers(t *testing.T) {
 	for _, tt := range []struct {
 		name       string
 		stop, cont time.Duration
+		late       bool // a follower event p1 wrote before the SIGSTOP is read after it
 		want       check.Verdict
 	}{
 		{name: "not stopped", want: check.Fail},
 		{name: "stopped and resumed before", stop: 295 * ms, cont: 298 * ms, want: check.Fail},
 		{name: "stopped across", stop: 295 * ms, cont: 305 * ms, want: check.Pass},
 		{name: "stopped during delivery", stop: 302 * ms, cont: 305 * ms, want: check.Pass},
+		{name: "stopped, then its earlier event read", stop: 250 * ms, cont: 900 * ms, late: true, want: check.Pass},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := slices.DeleteFunc(load(t, "good.jsonl"), func(r history.Record) bool {
@@ -91,6 +102,14 @@ func TestDeliveryExcusesStoppedPeers(t *testing.T) {
 				h = append(h,
 					history.Record{T: tt.stop, Kind: history.KindFault, Peer: "p1", PID: 104, Fault: &history.Fault{Name: "pause", Target: "p1", PID: 104, Signal: "SIGSTOP"}},
 					history.Record{T: tt.cont, Kind: history.KindFault, Peer: "p1", PID: 104, Fault: &history.Fault{Name: "resume", Target: "p1", PID: 104, Signal: "SIGCONT"}})
+				if tt.late {
+					i := slices.IndexFunc(h, func(r history.Record) bool {
+						return r.Peer == "p1" && r.Kind == history.KindEvent && r.Event.Event == "follower"
+					})
+					ev := h[i]
+					ev.T = tt.stop + ms
+					h = append(h, ev)
+				}
 				slices.SortStableFunc(h, func(a, b history.Record) int { return int(a.T - b.T) })
 			}
 			if r := (check.Delivery{}).Check(h); r.Verdict != tt.want {
@@ -111,11 +130,35 @@ func TestPlantNoPeerMetIsNotJudged(t *testing.T) {
 		{T: 3 * ms, Kind: history.KindPlant, Plant: &pl, Detail: check.PlantFinal},
 	}
 	r := check.NoDataLoss{}.Check(h)
-	if r.Verdict != check.NotApplicable || !strings.Contains(r.Summary, "not judged") {
+	if r.Verdict != check.NotJudged || !strings.Contains(r.Summary, "not judged") {
 		t.Fatalf("unmet plant: %s: %s", r.Verdict, r.Summary)
 	}
 	h[2].Detail = check.PlantMet
 	if r := (check.NoDataLoss{}).Check(h); r.Verdict != check.Pass {
 		t.Fatalf("met plant: %s: %s", r.Verdict, r.Summary)
+	}
+}
+
+// TestDeliveryExcusesALeavingRecipient: p1 misses b2 (sent at 300ms); the harness's SIGTERM
+// to p1 meanwhile excuses p1 alone, and a SIGTERM to another follower excuses nobody.
+func TestDeliveryExcusesALeavingRecipient(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		peer string
+		pid  int
+		want check.Verdict
+	}{
+		{"p1", 104, check.Pass},
+		{"p2", 102, check.Fail},
+	} {
+		h := slices.DeleteFunc(load(t, "good.jsonl"), func(r history.Record) bool {
+			return r.Kind == history.KindEvent && r.Event.Event == "message" && r.Event.ID == "b2" && r.Peer == "p1"
+		})
+		h = append(h, history.Record{T: 300*ms + ms/2, Kind: history.KindFault, Peer: tt.peer, PID: tt.pid,
+			Fault: &history.Fault{Name: "term-follower", Target: tt.peer, PID: tt.pid, Signal: "SIGTERM"}})
+		slices.SortStableFunc(h, func(a, b history.Record) int { return int(a.T - b.T) })
+		if r := (check.Delivery{}).Check(h); r.Verdict != tt.want {
+			t.Errorf("SIGTERM to %s: delivery %s, want %s: %s", tt.peer, r.Verdict, tt.want, r.Summary)
+		}
 	}
 }

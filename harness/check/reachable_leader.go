@@ -18,9 +18,10 @@ func (ReachableLeader) Name() string { return "reachable-leader" }
 // Check implements Checker.
 func (ReachableLeader) Check(h []history.Record) Result {
 	var res Result
-	violations := 0
+	violations, listened := 0, false
 	tcp := isTCP(h)
 	observations := eachObservation(h, func(i int, r history.Record, p *peers) {
+		listened = listened || len(r.Snapshot.Listeners) > 0
 		for _, l := range orphans(p.normalize(r.Snapshot), tcp) {
 			violations++
 			res.addEvidence(Evidence{
@@ -34,6 +35,8 @@ func (ReachableLeader) Check(h []history.Record) Result {
 	switch {
 	case observations == 0:
 		res.Verdict, res.Summary = Inconclusive, "the history has no kernel observation"
+	case !listened:
+		res.Verdict, res.Summary = NotJudged, fmt.Sprintf("not judged: none of %s saw a listener on the address", count(observations, "observation"))
 	case violations > 0:
 		first := res.Evidence[0]
 		res.Verdict = Fail

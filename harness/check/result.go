@@ -12,14 +12,24 @@ import (
 // Verdict is a checker's judgement of one invariant.
 type Verdict string
 
-// Verdicts, in rising order of severity for [Results.Verdict]: NotApplicable < Pass <
+// Verdicts, in rising order of severity for [Results.Verdict]: NotJudged < Pass <
 // Inconclusive < Fail.
 const (
-	Pass          Verdict = "pass"           // the invariant held throughout the run
-	Fail          Verdict = "fail"           // the invariant was violated; Evidence says where
-	NotApplicable Verdict = "not-applicable" // the run gives nothing to judge (e.g. no events)
-	Inconclusive  Verdict = "inconclusive"   // the run cannot show whether it holds
+	Pass         Verdict = "pass"         // the invariant held throughout the run
+	Fail         Verdict = "fail"         // the invariant was violated; Evidence says where
+	NotJudged    Verdict = "not-judged"   // the run gives nothing to judge (e.g. no events); the summary says why
+	Inconclusive Verdict = "inconclusive" // the run cannot show whether it holds
 )
+
+// UnmarshalText reads a verdict, taking "not-applicable" (what results.json said before
+// "not-judged") as NotJudged so older result folders still merge and check.
+func (v *Verdict) UnmarshalText(b []byte) error {
+	*v = Verdict(b)
+	if *v == "not-applicable" {
+		*v = NotJudged
+	}
+	return nil
+}
 
 func (v Verdict) rank() int {
 	switch v {
@@ -118,7 +128,7 @@ type Results struct {
 }
 
 // Verdict is the run's overall verdict: Fail if any part failed, else Inconclusive if any
-// part was, else Pass (NotApplicable parts count as passed; no parts at all is Inconclusive).
+// part was, else Pass (NotJudged parts count as passed; no parts at all is Inconclusive).
 func (rs Results) Verdict() Verdict {
 	if len(rs.Parts) == 0 {
 		return Inconclusive

@@ -42,6 +42,9 @@ func (SingleListener) Check(h []history.Record) Result {
 	switch {
 	case observations == 0:
 		res.Verdict, res.Summary = Inconclusive, "the history has no kernel observation"
+	case most == 0:
+		// Nothing listened: a run that never elected proves nothing about two leaders.
+		res.Verdict, res.Summary = NotJudged, fmt.Sprintf("not judged: none of %s saw a listener on the address", count(observations, "observation"))
 	case violations > 0:
 		first := res.Evidence[0]
 		res.Verdict = Fail

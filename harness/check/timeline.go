@@ -159,26 +159,43 @@ func leaderAppeared(h []history.Record) bool {
 // appeared: the evidence is every peer's exit, with its stderr tail.
 func noLeader(h []history.Record) Result {
 	res := Result{Verdict: Inconclusive}
-	starts, exits := 0, 0
+	starts, own, quick := 0, 0, 0
+	started := map[int]time.Duration{}
 	for i, r := range h {
 		switch r.Kind {
 		case history.KindStart:
 			starts++
+			started[r.PID] = r.T
 		case history.KindExit:
-			exits++
 			res.addEvidence(exitEvidence(h, i))
+			if r.Exit == nil || r.Exit.ByHarness {
+				continue // the harness's doing: not the peer's failure
+			}
+			own++
+			if r.Exit.Code == 0 && r.T-started[r.PID] < quickExit {
+				quick++
+			}
 		}
 	}
 	switch {
 	case starts == 0:
 		res.Summary = "no leader ever appeared: no peer was started"
-	case exits >= starts:
-		res.Summary = fmt.Sprintf("no leader ever appeared: all %d peers exited (see their stderr)", starts)
+	case own >= starts:
+		res.Summary = fmt.Sprintf("no leader ever appeared: all %d peers exited on their own (see their stderr)", starts)
+	case own > 0:
+		res.Summary = fmt.Sprintf("no leader ever appeared: %s exited on their own (see their stderr)", count(own, "peer"))
 	default:
-		res.Summary = fmt.Sprintf("no leader ever appeared: no reachable listener was observed while %s ran", count(starts-exits, "peer"))
+		res.Summary = fmt.Sprintf("no leader ever appeared: no reachable listener was observed while %s ran", count(starts, "peer"))
+	}
+	if quick > 0 {
+		res.Summary += fmt.Sprintf("; %s exited with status 0 within %v of starting: a peer must stay in the foreground (does it daemonize, or is it a wrapper that returns at once?)", count(quick, "peer"), quickExit)
 	}
 	return res
 }
+
+// quickExit is how soon after its start a status-0 exit suggests a peer that daemonized or a
+// wrapper that returned at once.
+const quickExit = 2 * time.Second
 
 // exitEvidence describes the exit record h[i].
 func exitEvidence(h []history.Record, i int) Evidence {

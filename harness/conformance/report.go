@@ -68,6 +68,9 @@ type CaseResult struct {
 	// Invariants are the checkers' results, their evidence without the records around it
 	// (the case's own results.json has those).
 	Invariants []check.Result `json:"invariants,omitempty"`
+	// Confidence is the case's bound on the split-brain rate per leader kill (nil when the
+	// case did not run).
+	Confidence *check.Confidence `json:"confidence,omitempty"`
 }
 
 // severity orders verdicts for the worst-of: pass < inconclusive < harness-error < fail.
@@ -79,7 +82,7 @@ func severity(v check.Verdict) int {
 		return 3
 	case check.Fail:
 		return 4
-	case check.Pass, check.NotApplicable, Skipped:
+	case check.Pass, check.NotJudged, Skipped:
 		return 1
 	}
 	return 2 // unknown: not a pass
@@ -186,7 +189,7 @@ func Load(dir string) (*Report, error) {
 		Cases: []CaseResult{{
 			Name: filepath.Base(filepath.Clean(dir)), Scenario: "run", Seed: rr.Run.Seed, Dir: dir,
 			Verdict: rr.Verdict, ExitCode: rr.ExitCode, Replay: rr.Replay, Duration: rr.Duration,
-			Invariants: trim(rr.Invariants),
+			Invariants: trim(rr.Invariants), Confidence: &rr.Confidence,
 		}},
 	}, nil
 }
@@ -301,6 +304,9 @@ func Summary(w io.Writer, r *Report) error {
 		if c.Error != "" {
 			bad = append(bad, c.Error)
 		}
+		if c.Confidence != nil && c.Confidence.Trials > 0 {
+			line += "  " + strings.TrimPrefix(report.ConfidenceLine(*c.Confidence), "confidence: ")
+		}
 		b.WriteString(line + "\n")
 		for _, s := range bad {
 			b.WriteString("      " + s + "\n")
@@ -312,6 +318,15 @@ func Summary(w io.Writer, r *Report) error {
 	for _, m := range r.Missing {
 		fmt.Fprintf(&b, "  %-14s %s (no shard ran it)\n", "MISSING", m)
 	}
+	all := check.Confidence{Level: check.DefaultLevel}
+	for _, c := range r.Cases {
+		if c.Confidence != nil {
+			all.Trials += c.Confidence.Trials
+			all.Violations += c.Confidence.Violations
+		}
+	}
+	all.RateUpperBound = check.RateUpperBound(all.Violations, all.Trials, all.Level)
+	b.WriteString("splitbrain conformance: over every case, " + strings.TrimPrefix(report.ConfidenceLine(all), "confidence: ") + "\n")
 	fmt.Fprintf(&b, "splitbrain conformance: suite %s (%s), %s over %s, shards %s: %s (exit %d)\n",
 		r.SuiteVersion, r.Size, r.Impl, r.Transport, strings.Join(r.Shards, ","), strings.ToUpper(string(r.Verdict)), r.ExitCode)
 	_, err := io.WriteString(w, b.String())
@@ -326,12 +341,21 @@ func writeJUnit(w io.Writer, r *Report) error {
 	doc := report.JUnitSuites{Name: "splitbrain conformance " + r.SuiteVersion}
 	var total time.Duration
 	props := func(c CaseResult) []report.JUnitProperty {
-		return []report.JUnitProperty{
+		ps := []report.JUnitProperty{
 			{Name: "suite_version", Value: r.SuiteVersion}, {Name: "size", Value: string(r.Size)},
 			{Name: "impl", Value: r.Impl}, {Name: "transport", Value: r.Transport},
 			{Name: "seed", Value: fmt.Sprint(c.Seed)}, {Name: "replay", Value: c.Replay},
 			{Name: "dir", Value: c.Dir}, {Name: "verdict", Value: string(c.Verdict)},
 		}
+		if cf := c.Confidence; cf != nil {
+			ps = append(ps,
+				report.JUnitProperty{Name: "confidence_trials", Value: fmt.Sprint(cf.Trials)},
+				report.JUnitProperty{Name: "confidence_violations", Value: fmt.Sprint(cf.Violations)},
+				report.JUnitProperty{Name: "confidence_level", Value: fmt.Sprint(cf.Level)},
+				report.JUnitProperty{Name: "confidence_rate_upper_bound", Value: fmt.Sprint(cf.RateUpperBound)},
+				report.JUnitProperty{Name: "confidence", Value: report.ConfidenceLine(*cf)})
+		}
+		return ps
 	}
 	for _, c := range r.Cases {
 		total += c.Duration
@@ -351,7 +375,7 @@ func writeJUnit(w io.Writer, r *Report) error {
 				jc.Failure = &report.JUnitMessage{Message: inv.Summary, Type: "violation", Contents: evidence(inv, c)}
 			case check.Inconclusive:
 				jc.Error = &report.JUnitMessage{Message: inv.Summary, Type: "inconclusive", Contents: evidence(inv, c)}
-			case check.NotApplicable:
+			case check.NotJudged:
 				jc.Skipped = &report.JUnitMessage{Message: inv.Summary}
 			default:
 				jc.SystemOut = &report.JUnitText{Contents: inv.Summary + "\n"}

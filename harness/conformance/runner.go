@@ -33,6 +33,9 @@ type Options struct {
 	Only string
 	// Progress, if set, gets one line as each case starts and ends, and the runs' progress.
 	Progress io.Writer
+	// Binary is how a replay line names this program (default "splitbrain"): the path
+	// that ran, so the line works as printed.
+	Binary string
 	// Configure, if set, may adjust each case's run configuration (e.g. the sampling
 	// interval) before it runs; what it changes is not part of the suite.
 	Configure func(*run.Config)
@@ -81,7 +84,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			break
 		}
 		rel := filepath.Join(CasesDir, c.Name)
-		cr := CaseResult{Name: c.Name, Scenario: c.Scenario.Name, Seed: c.Seed, Dir: rel, Replay: c.Replay(opt.Impl, opt.Transport)}
+		cr := CaseResult{Name: c.Name, Scenario: c.Scenario.Name, Seed: c.Seed, Dir: rel, Replay: c.Replay(opt.Binary, opt.Impl, opt.Transport)}
 		if c.Skip != "" {
 			cr.Verdict, cr.Error, cr.Dir = Skipped, c.Skip, ""
 			rep.Cases = append(rep.Cases, cr)
@@ -93,6 +96,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			return nil, err
 		}
 		cfg.Report = report.Write
+		cfg.Replay = cr.Replay
 		if opt.Configure != nil {
 			opt.Configure(&cfg)
 		}
@@ -105,6 +109,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			cr.Verdict, cr.ExitCode, cr.Error = HarnessError, ExitHarness, err.Error()
 		default:
 			cr.Invariants = trim(out.Results.Parts)
+			_, conf := out.Exercised()
+			cr.Confidence = &conf
 			cr.Verdict, cr.ExitCode = out.Results.Verdict(), out.Results.ExitCode()
 			if err != nil {
 				cr.Verdict, cr.ExitCode, cr.Error = HarnessError, ExitHarness, err.Error()

@@ -151,13 +151,17 @@ func (c Case) Config(impl, transport, out string) (run.Config, error) {
 	return run.Config{
 		Impl: impl, Transport: transport, Peers: c.Peers, Rounds: c.Rounds, Faults: fs,
 		Seed: c.Seed, Out: out, Settle: c.Settle, Liveness: c.Scenario.Liveness,
-		Replay: c.Replay(impl, transport),
+		Replay: c.Replay("", impl, transport),
 	}, nil
 }
 
-// Replay is the `splitbrain run` command line that runs c alone.
-func (c Case) Replay(impl, transport string) string {
-	args := []string{"splitbrain", "run", "--impl", shellQuote(impl), "--transport", transport,
+// Replay is the `splitbrain run` command line that runs c alone; bin names the binary
+// ("splitbrain" when empty).
+func (c Case) Replay(bin, impl, transport string) string {
+	if bin == "" {
+		bin = "splitbrain"
+	}
+	args := []string{bin, "run", "--impl", shellQuote(impl), "--transport", transport,
 		"--peers", fmt.Sprint(c.Peers), "--rounds", fmt.Sprint(c.Rounds),
 		"--faults", strings.Join(c.Scenario.Faults, ","), "--seed", fmt.Sprint(c.Seed)}
 	if c.Settle > 0 {

@@ -132,6 +132,7 @@ type Engine struct {
 	hookMu sync.Mutex
 	hooks  []*syscallHook // armed by AtSyscall
 	online *check.Online
+	tally  *check.Tally // what the run exercised so far, and the confidence it earns
 	tree   *tree
 	bg     sync.WaitGroup
 
@@ -163,7 +164,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	raiseNoFile()
 	becomeSubreaper()
-	e := &Engine{cfg: cfg, argv: argv, online: check.NewOnline(cfg.Invariants...),
+	e := &Engine{cfg: cfg, argv: argv, online: check.NewOnline(cfg.Invariants...), tally: check.NewTally(0),
 		rng:    mrand.New(mrand.NewPCG(uint64(cfg.Seed), uint64(cfg.Seed)^0x9e3779b97f4a7c15)),
 		byPID:  map[int]*proc.Peer{},
 		states: map[string]*peerState{}, changed: make(chan struct{})}
@@ -206,7 +207,9 @@ func (e *Engine) init() (err error) {
 	} else if e.obs, err = kernel.NewTCP(e.cfg.Addr); err != nil {
 		return fmt.Errorf("%w: --addr: %w", ErrConfig, err)
 	}
-	opt := proc.Options{StderrLines: cfg.StderrLines}
+	opt := proc.Options{StderrLines: cfg.StderrLines, LeftBehind: func(p *proc.Peer) {
+		e.tree.leftBehind(p.PID(), p.ID(), e.isPeer, e.Record)
+	}}
 	var w *history.Writer
 	if cfg.Out != "" {
 		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
@@ -245,6 +248,7 @@ func (e *Engine) init() (err error) {
 
 // judge is the recorder's hook: every record goes past the online judge.
 func (e *Engine) judge(r history.Record) {
+	e.tally.Add(r)
 	if v := e.online.Add(r); v != nil && v == e.online.First() && e.cfg.OnViolation != nil {
 		e.cfg.OnViolation(v)
 	}
@@ -277,6 +281,8 @@ func (e *Engine) Close(kill bool) error {
 	}
 	e.bg.Wait()
 	e.Snapshot("after end")
+	n, median, most := e.ObservationStats()
+	e.Record(history.Record{Kind: history.KindObserver, Observer: &history.Observer{Snapshots: n, Median: median, Max: most}})
 	e.removeTemp()
 	var err error
 	if e.rec.w != nil {
@@ -296,6 +302,10 @@ func (e *Engine) removeTemp() {
 
 // Records returns a copy of the history so far.
 func (e *Engine) Records() []history.Record { return e.rec.records() }
+
+// Exercised returns what the run exercised so far and the confidence it earns (the same
+// figures results.json will give).
+func (e *Engine) Exercised() (check.Exercised, check.Confidence) { return e.tally.Result() }
 
 // Violation returns the first violation the online judge saw, or nil.
 func (e *Engine) Violation() *check.Violation { return e.online.First() }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,5 +179,38 @@ func TestEngineCloseLeavesNothing(t *testing.T) {
 	recs := e.Records()
 	if !slices.ContainsFunc(recs, func(r history.Record) bool { return r.Kind == history.KindPhase && r.Detail == check.PhaseEnd }) {
 		t.Fatal("no end phase recorded")
+	}
+}
+
+// A peer whose process exits on its own while a child of its still runs in its process
+// group (a double fork that has not reached setsid yet) is named: the child is recorded as
+// daemonized before the group kill ends it, and it is reaped by Close.
+func TestEngineNamesAChildLeftBehind(t *testing.T) {
+	e, err := engine.New(engine.Config{Impl: `sh -c 'sleep 60 & exit 0'`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start([]string{"p1"}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.Peer("p1")
+	if p == nil {
+		t.Fatal("p1 did not start")
+	}
+	<-p.Done()
+	var child int
+	for _, r := range e.Records() {
+		if r.Kind == history.KindProcess && r.Peer == "p1" && strings.HasPrefix(r.Detail, engine.ProcDaemonized) {
+			child = r.PID
+		}
+	}
+	if err := e.Close(true); err != nil {
+		t.Fatal(err)
+	}
+	if child == 0 {
+		t.Fatalf("no daemonized record for p1's child; records: %+v", e.Records())
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(child)); err == nil {
+		t.Errorf("pid %d, p1's child, still exists after Close", child)
 	}
 }

@@ -37,6 +37,9 @@ func (e *Engine) Snapshot(detail string) (s kernel.Snapshot, ok bool) {
 		return kernel.Snapshot{}, false
 	}
 	s.Taken = t
+	if unowned(s) {
+		e.tree.wantDeep()
+	}
 	e.mu.Lock()
 	keep := detail != "" || e.prev == nil || !sameSnapshot(*e.prev, s)
 	if keep {
@@ -47,6 +50,22 @@ func (e *Engine) Snapshot(detail string) (s kernel.Snapshot, ok bool) {
 		e.rec.add(history.Record{T: t, Kind: history.KindObservation, Snapshot: &s, Detail: detail})
 	}
 	return s, true
+}
+
+// unowned reports whether s shows a socket on the address that no scanned process holds:
+// a peer's descendant the tree walk has not found.
+func unowned(s kernel.Snapshot) bool {
+	for _, l := range s.Listeners {
+		if len(l.PIDs) == 0 {
+			return true
+		}
+	}
+	for _, c := range s.Conns {
+		if len(c.ClientPIDs) == 0 || (c.ServerInode != 0 && len(c.ServerPIDs) == 0) {
+			return true
+		}
+	}
+	return false
 }
 
 func sameSnapshot(a, b kernel.Snapshot) bool {

@@ -21,7 +21,11 @@ type recorder struct {
 	subs    map[int]*sub
 	nextSub int
 	onEvent func(history.Record) // progress hook, may be nil
+	flushed time.Time            // when the file was last flushed
 }
+
+// flushEvery bounds how much of the history a harness killed outright (SIGKILL, OOM) loses.
+const flushEvery = time.Second
 
 type sub struct {
 	match func(history.Record) bool
@@ -46,6 +50,12 @@ func (r *recorder) append(rec history.Record) {
 	if r.w != nil {
 		if err := r.w.Append(rec); err != nil && r.err == nil {
 			r.err = err
+		}
+		if now := time.Now(); now.Sub(r.flushed) > flushEvery {
+			r.flushed = now
+			if err := r.w.Flush(); err != nil && r.err == nil {
+				r.err = err
+			}
 		}
 	}
 	if rec.Kind == history.KindEvent && rec.Event != nil {

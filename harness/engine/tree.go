@@ -50,6 +50,17 @@ type tree struct {
 	every  time.Duration // how often it walks the trees at most
 	last   time.Time
 	seen   bool // a descendant was ever found: something may have escaped
+	// deep makes the next walk read every thread's children (deepChildren), not only the
+	// main thread's: an observation showed a socket on the address that no walked process
+	// holds. Walking every thread always would cost a read per thread of every peer.
+	deep bool
+}
+
+// wantDeep asks for the next walk to read every thread's children.
+func (t *tree) wantDeep() {
+	t.mu.Lock()
+	t.deep = true
+	t.mu.Unlock()
 }
 
 func newTree(addr, secret string) *tree {
@@ -137,19 +148,35 @@ func (t *tree) reapOrphans() {
 
 // children returns the children of pid that its main thread started, from
 // /proc/PID/task/PID/children: one read per process. (A child another thread forks is
-// missed here; once it outlives its parent it is re-parented to the harness and found by
-// the environment its peer got.)
+// missed here: see deepChildren. Once it outlives its parent it is re-parented to the
+// harness and found by the environment its peer got.)
 func children(pid int) []int {
+	return readChildren(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid), nil)
+}
+
+// deepChildren returns the children of every thread of pid: a multi-threaded runtime forks
+// from any thread (the go command under `go run` starts the program from one of its
+// threads), and the kernel lists a child only under the thread that forked it.
+func deepChildren(pid int) []int {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil
+	}
 	var out []int
-	for _, t := range []string{fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)} {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
-			}
+	for _, t := range tasks {
+		out = readChildren(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()), out)
+	}
+	return out
+}
+
+func readChildren(path string, out []int) []int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return out
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
 		}
 	}
 	return out
@@ -187,8 +214,12 @@ func (t *tree) refresh(roots map[int]string, isPeer func(int) bool, record func(
 		return t.alive()
 	}
 	t.last = time.Now()
+	kids := children
+	if t.deep {
+		kids, t.deep = deepChildren, false
+	}
 	for root, peer := range roots {
-		queue := children(root)
+		queue := kids(root)
 		for len(queue) > 0 {
 			pid := queue[0]
 			queue = queue[1:]
@@ -200,13 +231,13 @@ func (t *tree) refresh(roots map[int]string, isPeer func(int) bool, record func(
 				continue
 			}
 			if d, known := t.desc[pid]; known && d.start == start {
-				queue = append(queue, children(pid)...)
+				queue = append(queue, kids(pid)...)
 				continue
 			}
 			t.desc[pid] = &desc{peer: peer, root: root, start: start}
 			t.seen = true
 			record(history.Record{Kind: history.KindProcess, Peer: peer, PID: pid, Detail: fmt.Sprintf("%s of %s (pid %d)", ProcChild, peer, root)})
-			queue = append(queue, children(pid)...)
+			queue = append(queue, kids(pid)...)
 		}
 	}
 	// Orphans re-parented to the harness: a descendant that daemonized. (Only when a peer
@@ -259,6 +290,34 @@ func (t *tree) refresh(roots map[int]string, isPeer func(int) bool, record func(
 		}
 	}
 	return t.alive()
+}
+
+// leftBehind names what still runs in the process group of a peer whose process (root)
+// has just exited on its own, before the group is killed: its children are re-parented to
+// the harness by then. A child that outlives its peer is an escape, whether or not it got as
+// far as setsid (a double fork that loses the race with the group kill leaves no daemon for
+// refresh or sweep to see), so it is recorded as daemonized; it is kept as a daemon
+// descendant so that its zombie is reaped. Only the harness's own children are read: cheap
+// when, as usual, it has none but peers.
+func (t *tree) leftBehind(root int, peer string, isPeer func(int) bool, record func(history.Record)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, pid := range children(t.self) {
+		if isPeer(pid) {
+			continue
+		}
+		start, state, ok := stat(pid)
+		if !ok || state == 'Z' || pgrp(pid) != root {
+			continue
+		}
+		if d, known := t.desc[pid]; known && d.start == start && d.daemon {
+			continue
+		}
+		t.desc[pid] = &desc{peer: peer, root: root, start: start, daemon: true}
+		t.seen = true
+		record(history.Record{Kind: history.KindProcess, Peer: peer, PID: pid,
+			Detail: fmt.Sprintf("%s: pid %d of %s still ran when its peer's process (pid %d) exited on its own; killed with its process group", ProcDaemonized, pid, peer, root)})
+	}
 }
 
 // alive returns the known descendants' pids; t.mu is held.

@@ -110,6 +110,40 @@ func Default() []string {
 		"plant-file", "plant-dir", "plant-foreign-socket"}
 }
 
+// weights make a run spend itself on what it exists for: faults to the leader and its
+// followers in a live group are about 3/4 of the rounds, and the faults that kill and restart
+// the whole group (plants, stale socket) or grow it (start, storm) are rare. A fault not
+// named here weighs 1.
+var weights = map[string]int{
+	"kill-leader": 8, "term-leader": 6, "kill-new-leader": 4,
+	"kill-follower": 4, "term-follower": 4, "pause": 4, "kill-at-failpoint": 4,
+	"start": 2, "restart-dead": 2, "storm": 1, "stale-socket": 1,
+	"plant-file": 1, "plant-dir": 1, "plant-foreign-socket": 1,
+}
+
+// Weight is how often a run draws f relative to the others.
+func Weight(f Fault) int {
+	if w, ok := weights[f.Name()]; ok {
+		return w
+	}
+	return 1
+}
+
+// Draw picks one of fs at random, in proportion to Weight.
+func Draw(rng *rand.Rand, fs []Fault) Fault {
+	total := 0
+	for _, f := range fs {
+		total += Weight(f)
+	}
+	n := rng.IntN(total)
+	for _, f := range fs {
+		if n -= Weight(f); n < 0 {
+			return f
+		}
+	}
+	return fs[len(fs)-1]
+}
+
 // Names returns the names of All.
 func Names() []string {
 	var out []string

@@ -11,7 +11,7 @@ import (
 )
 
 // Kill sends SIGKILL (or, Graceful, SIGTERM) to the leader or to a random follower, after a
-// random delay of up to MaxDelay (default 200ms) so that kills land at every stage of a peer's
+// random delay of up to MaxDelay (default 100ms) so that kills land at every stage of a peer's
 // life. Names: kill-leader, term-leader, kill-follower, term-follower.
 //
 // A schedule's step sets At instead: the peer or role it names (a follower is then the
@@ -45,7 +45,7 @@ func (k Kill) Inject(ctx context.Context, env Env) error {
 	if !k.At.set() {
 		maxDelay := k.MaxDelay
 		if maxDelay <= 0 {
-			maxDelay = 200 * time.Millisecond
+			maxDelay = 100 * time.Millisecond
 		}
 		delay = time.Duration(env.Rand().Int64N(int64(maxDelay)))
 	}

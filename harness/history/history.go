@@ -28,6 +28,8 @@ const (
 	KindCommand       Kind = "command"        // the harness sent a protocol command (Command)
 	KindProcess       Kind = "process"        // a descendant of a peer's process (Peer, PID; Detail says what: child, daemonized, gone, killed)
 	KindSyscall       Kind = "syscall"        // a peer's process made an election syscall, seen by seccomp (Syscall)
+	KindRound         Kind = "round"          // a driver's fault round ended (Round)
+	KindObserver      Kind = "observer"       // the kernel observer's own figures, at the end (Observer)
 )
 
 // Record is one line of history.jsonl. T is the time since the run began, in nanoseconds
@@ -46,6 +48,8 @@ type Record struct {
 	Exit     *Exit             `json:"exit,omitempty"`
 	Plant    *Plant            `json:"plant,omitempty"`
 	Syscall  *Syscall          `json:"syscall,omitempty"`
+	Round    *Round            `json:"round,omitempty"`
+	Observer *Observer         `json:"observer,omitempty"`
 	Detail   string            `json:"detail,omitempty"`
 }
 
@@ -112,4 +116,20 @@ type Syscall struct {
 	// observed while the caller was held (the next observation record).
 	Key    bool   `json:"key,omitempty"`
 	Result string `json:"result,omitempty"` // phase after: "ok" or the errno's name
+}
+
+// Round is one round of a driver: the fault it drew and whether it ran. It is what
+// results.json counts as exercised.
+type Round struct {
+	N       int    `json:"n"`                 // 1, 2, ...
+	Fault   string `json:"fault"`             // the fault's name
+	Skipped string `json:"skipped,omitempty"` // why it did not run (e.g. no target); empty if it ran
+}
+
+// Observer is what the kernel observer achieved: how many snapshots it took and the
+// interval between consecutive ones. A split brain shorter than the interval may go unseen.
+type Observer struct {
+	Snapshots int           `json:"snapshots"`
+	Median    time.Duration `json:"median_interval"`
+	Max       time.Duration `json:"max_interval"`
 }

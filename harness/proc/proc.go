@@ -42,6 +42,11 @@ type Options struct {
 	// LogDir, if set, gets one stderr log per peer id, "ID.stderr.log" (appended across
 	// restarts of the same id).
 	LogDir string
+	// LeftBehind, if set, is called when a peer's process has exited on its own (the
+	// harness had sent it no SIGKILL or SIGTERM), before what is left of its process group
+	// is killed: a child halfway through a double fork (forked, not yet setsid) is still
+	// there to be named. The zombie keeps the group id reserved meanwhile.
+	LeftBehind func(p *Peer)
 }
 
 func (o *Options) defaults() {
@@ -241,7 +246,11 @@ func (p *Peer) wait(out, errw *lineWriter, logf *os.File) {
 	}
 	p.mu.Lock()
 	p.exited = true
+	own := !p.byHarness
 	p.mu.Unlock()
+	if own && p.g.opt.LeftBehind != nil {
+		p.g.opt.LeftBehind(p)
+	}
 	_ = unix.Kill(-p.pid, unix.SIGKILL) // the peer's own children go with it
 	_ = p.cmd.Wait()
 	out.flush()

@@ -8,5 +8,5 @@
 //     which line is wrong when the folder is missing, cut off or hand-edited badly.
 //
 // In junit.xml a failed invariant is a <failure>, an inconclusive one an <error> (the run
-// could not judge it, and exits 2), and a not-applicable one is <skipped>.
+// could not judge it, and exits 2), and a not-judged one is <skipped>.
 package report

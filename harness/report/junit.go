@@ -130,7 +130,19 @@ func writeJUnit(w io.Writer, doc Results) error {
 			{Name: "replay", Value: run.Replay},
 		}
 	}
-	suite.Properties = append(suite.Properties, JUnitProperty{Name: "verdict", Value: string(doc.Verdict)})
+	c, ex := doc.Confidence, doc.Exercised
+	suite.Properties = append(suite.Properties,
+		JUnitProperty{Name: "verdict", Value: string(doc.Verdict)},
+		JUnitProperty{Name: "headline", Value: Headline(check.Results{Parts: doc.Invariants})},
+		JUnitProperty{Name: "rounds", Value: fmt.Sprint(ex.Rounds)},
+		JUnitProperty{Name: "leader_kills", Value: fmt.Sprint(ex.LeaderKills)},
+		JUnitProperty{Name: "failovers", Value: fmt.Sprint(ex.Failovers)},
+		JUnitProperty{Name: "confidence_trials", Value: fmt.Sprint(c.Trials)},
+		JUnitProperty{Name: "confidence_violations", Value: fmt.Sprint(c.Violations)},
+		JUnitProperty{Name: "confidence_level", Value: fmt.Sprint(c.Level)},
+		JUnitProperty{Name: "confidence_rate_upper_bound", Value: fmt.Sprint(c.RateUpperBound)},
+		JUnitProperty{Name: "confidence", Value: ConfidenceLine(c)},
+	)
 	for _, r := range doc.Invariants {
 		c := JUnitCase{Classname: "splitbrain", Name: r.Name, Time: seconds(0)}
 		switch r.Verdict {
@@ -138,7 +150,7 @@ func writeJUnit(w io.Writer, doc Results) error {
 			c.Failure = &JUnitMessage{Message: r.Summary, Type: "violation", Contents: evidenceText(r, doc.Replay)}
 		case check.Inconclusive:
 			c.Error = &JUnitMessage{Message: r.Summary, Type: "inconclusive", Contents: evidenceText(r, doc.Replay)}
-		case check.NotApplicable:
+		case check.NotJudged:
 			c.Skipped = &JUnitMessage{Message: r.Summary}
 		default:
 			c.SystemOut = &JUnitText{Contents: passText(r)}

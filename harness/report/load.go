@@ -153,6 +153,14 @@ func validate(r history.Record, first bool) string {
 		if r.PID <= 0 || r.Syscall == nil || r.Syscall.Call == "" {
 			return "syscall record needs a positive \"pid\" and a \"syscall\" object with a \"call\""
 		}
+	case history.KindRound:
+		if r.Round == nil || r.Round.Fault == "" {
+			return "round record has no \"round\" object with a \"fault\""
+		}
+	case history.KindObserver:
+		if r.Observer == nil {
+			return missing("observer")
+		}
 	default:
 		return fmt.Sprintf("unknown record kind %q", r.Kind)
 	}

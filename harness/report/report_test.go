@@ -70,7 +70,7 @@ func TestWriteGolden(t *testing.T) {
 			}
 			checkJUnit(t, filepath.Join(out, report.JUnitFile), rs)
 			var sum bytes.Buffer
-			if err := report.Summary(&sum, rs, check.RunConfig(h)); err != nil {
+			if err := report.Summary(&sum, report.NewResults(h, rs)); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, filepath.Join(src, "summary.txt.golden"), sum.Bytes())
@@ -85,11 +85,11 @@ func TestSummaryShowsEvidenceAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := report.Summary(&b, check.Judge(h), check.RunConfig(h)); err != nil {
+	if err := report.Summary(&b, report.NewResults(h, check.Judge(h))); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"splitbrain: FAIL: 4 of 10 invariants violated (exit 1)",
+		"splitbrain: FAIL: 4 of 10 invariants violated, 5 invariants hold, 1 not judged (exposure) (exit 1)",
 		"listener inode 5002 pids [102] bound to inode 7002, backlog 0 ORPHANED",
 		"replay: splitbrain run --impl 'splitbrain peer' --peers 3 --seed 42",
 	} {
@@ -103,11 +103,15 @@ func TestSummaryShowsEvidenceAndReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := report.Summary(&b, check.Judge(h), check.RunConfig(h)); err != nil {
+	if err := report.Summary(&b, report.NewResults(h, check.Judge(h))); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(b.String(), "replay:") || !strings.Contains(b.String(), "failover gaps: 1, min 59ms") {
-		t.Errorf("a valid run's summary shows a replay command or lacks the gaps:\n%s", b.String())
+	// A passing run says how to replay it too, and what it earned.
+	for _, want := range []string{"replay: splitbrain run", "failover gaps: 1, min 59ms",
+		"PASS: 9 invariants hold, 1 not judged (exposure)", "confidence: no split brain in 1 leader kill: rate below 95 % at 95 % confidence"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("a valid run's summary lacks %q:\n%s", want, b.String())
+		}
 	}
 }
 
@@ -203,7 +207,7 @@ func checkJUnit(t *testing.T, path string, rs check.Results) {
 	}
 	for i, c := range doc.Suites[0].Cases {
 		r := rs.Parts[i]
-		got := map[check.Verdict]bool{check.Fail: c.Failure != nil, check.Inconclusive: c.Error != nil, check.NotApplicable: c.Skipped != nil}
+		got := map[check.Verdict]bool{check.Fail: c.Failure != nil, check.Inconclusive: c.Error != nil, check.NotJudged: c.Skipped != nil}
 		for v, present := range got {
 			if present != (r.Verdict == v) {
 				t.Errorf("testcase %s (verdict %s): element for %s present = %v", c.Name, r.Verdict, v, present)

@@ -33,6 +33,10 @@ type Results struct {
 	Duration time.Duration `json:"duration"`
 	// Invariants are the checkers' results, in registry order.
 	Invariants []check.Result `json:"invariants"`
+	// Exercised is what the run did (rounds, faults, leader kills, observations), and
+	// Confidence the bound it earns on the split-brain rate per leader kill.
+	Exercised  check.Exercised  `json:"exercised"`
+	Confidence check.Confidence `json:"confidence"`
 }
 
 // NewResults assembles the content of results.json from a history and its results.
@@ -42,6 +46,7 @@ func NewResults(records []history.Record, results check.Results) Results {
 		Verdict: results.Verdict(), ExitCode: results.ExitCode(),
 		Run: run, Records: len(records), Invariants: results.Parts,
 	}
+	out.Exercised, out.Confidence = check.Exercise(records, check.DefaultLevel)
 	if run != nil {
 		out.Replay = run.Replay
 	}

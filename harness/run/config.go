@@ -68,12 +68,22 @@ type Config struct {
 	// Syscalls runs every peer under the seccomp supervisor (engine.Config.Syscalls):
 	// single-listener and reachable-leader are judged at each listen, unlink and rename.
 	Syscalls bool
+	// Force runs even when Peers exceeds what the machine allows (Scale).
+	Force bool
+	// UntilConfidence, when positive, ends the fault phase as soon as the exact binomial
+	// bound on the split-brain rate per leader kill (check.RateUpperBound at
+	// check.DefaultLevel) falls below it; Duration or Rounds still bound the run.
+	UntilConfidence float64
 	// Report, if set, writes the reports (results.json, junit.xml) after judging.
 	Report func(dir string, records []history.Record, results check.Results) error
 }
 
 // ErrConfig marks a configuration the run refuses; the message names the field and the fix.
 var ErrConfig = engine.ErrConfig
+
+// Check fills in the defaults and returns an ErrConfig error for a configuration a run
+// refuses, naming the field and the fix. Run calls it too.
+func (c *Config) Check() error { return c.defaults() }
 
 func (c *Config) defaults() error {
 	if c.Impl == "" {
@@ -100,6 +110,14 @@ func (c *Config) defaults() error {
 	}
 	if c.MaxLive < c.Peers {
 		c.MaxLive = c.Peers
+	}
+	if !c.Force {
+		if err := Scale(c.Peers, c.MaxLive); err != nil {
+			return err
+		}
+	}
+	if c.UntilConfidence < 0 || c.UntilConfidence >= 1 {
+		return fmt.Errorf("%w: --until-confidence %v: give a rate between 0 and 1, e.g. 0.01 for 1 %%", ErrConfig, c.UntilConfidence)
 	}
 	if c.Rounds < 0 {
 		return fmt.Errorf("%w: %d rounds: use --rounds 0 (no bound) or more", ErrConfig, c.Rounds)

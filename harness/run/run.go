@@ -29,8 +29,10 @@ type Outcome struct {
 	FaultCounts map[string]int // injected faults by name
 	Started     int            // peer processes started
 	Interrupted bool           // ctx ended before the run did
-	NoLeader    bool           // no first leader appeared, so no faults ran
-	Elapsed     time.Duration
+	// ConfidenceReached is set when Config.UntilConfidence ended the fault phase.
+	ConfidenceReached bool
+	NoLeader          bool // no first leader appeared, so no faults ran
+	Elapsed           time.Duration
 	// Broadcasts is how many broadcast commands the run handed to peers (not counting those
 	// dropped because the peer had exited or did not read stdin).
 	Broadcasts int
@@ -44,6 +46,11 @@ type Outcome struct {
 	// interval between two (median) and ObservedMax the longest.
 	Observations               int
 	ObservedEvery, ObservedMax time.Duration
+}
+
+// Exercised is what the run exercised and the confidence it earned, as results.json says.
+func (o *Outcome) Exercised() (check.Exercised, check.Confidence) {
+	return check.Exercise(o.Records, check.DefaultLevel)
 }
 
 // Run runs cfg to the end, or until ctx ends (then it stops early, but still stops and reaps
@@ -123,11 +130,33 @@ type run struct {
 	violation  bool
 }
 
+// Peers start at most startBatch every startEvery (250 a second): a thousand interpreters
+// started at once would spend the machine on start-up, and an interrupt is honoured between
+// batches.
+const (
+	startBatch = 25
+	startEvery = 100 * time.Millisecond
+)
+
+// startPaced starts ids in batches, pacing them, until ctx ends.
+func (r *run) startPaced(ctx context.Context, ids []string) error {
+	for i := 0; i < len(ids) && ctx.Err() == nil; i += startBatch {
+		began := time.Now()
+		if err := r.e.Start(ids[i:min(i+startBatch, len(ids))]); err != nil {
+			return err
+		}
+		if i+startBatch < len(ids) {
+			_ = fault.Sleep(ctx, startEvery-time.Since(began))
+		}
+	}
+	return nil
+}
+
 // main runs the phases: start, first leader, fault rounds, settle, quiesce.
 func (r *run) main(ctx context.Context) error {
 	e := r.e
 	r.prog.set("starting %d peers", r.cfg.Peers)
-	if err := e.Start(e.NewIDs(r.cfg.Peers)); err != nil {
+	if err := r.startPaced(ctx, e.NewIDs(r.cfg.Peers)); err != nil {
 		return err
 	}
 	sctx, stopSampling := context.WithCancel(ctx)
@@ -176,7 +205,13 @@ func (r *run) main(ctx context.Context) error {
 		if r.cfg.Duration > 0 && time.Since(began) >= r.cfg.Duration {
 			break
 		}
-		f := r.cfg.Faults[rng.IntN(len(r.cfg.Faults))]
+		if r.cfg.UntilConfidence > 0 {
+			if _, c := e.Exercised(); c.Trials > 0 && c.RateUpperBound < r.cfg.UntilConfidence {
+				r.out.ConfidenceReached = true
+				break
+			}
+		}
+		f := fault.Draw(rng, r.cfg.Faults)
 		r.prog.round(round, f.Name(), began, len(e.Live()))
 		if settling {
 			e.Phase(check.PhaseFaults)
@@ -185,17 +220,20 @@ func (r *run) main(ctx context.Context) error {
 		err := f.Inject(fctx, e)
 		r.out.Rounds = round
 		skipped := errors.Is(err, fault.ErrNoTarget)
+		rec := history.Round{N: round, Fault: f.Name()}
 		switch {
 		case err != nil && fctx.Err() != nil:
 			// Interrupted, or stopped at the first violation: the round is cut short.
+			rec.Skipped = "interrupted"
 		case errors.Is(err, fault.ErrNoTarget):
 			r.out.Skipped++
-			e.Record(history.Record{Kind: history.KindFault, Fault: &history.Fault{Name: f.Name(), Detail: "skipped: " + err.Error()}})
+			rec.Skipped = skipReason(f.Name(), err)
 		case err != nil:
 			return fmt.Errorf("round %d, fault %s: %w", round, f.Name(), err)
 		default:
 			r.out.FaultCounts[f.Name()]++
 		}
+		e.Record(history.Record{Kind: history.KindRound, Round: &rec})
 		e.Snapshot("after " + f.Name())
 		if fctx.Err() != nil {
 			break
@@ -308,4 +346,16 @@ func (r *run) broadcast(ctx context.Context) {
 			r.broadcasts.Add(1)
 		}
 	}
+}
+
+// skipReason is why a fault had no target, without the fault's name and the sentinel's
+// words: "kill-new-leader: no successor within 5s: no target for fault" -> "no successor
+// within 5s"; "no target" when the error says no more.
+func skipReason(name string, err error) string {
+	why := strings.TrimPrefix(err.Error(), name+": ")
+	why = strings.TrimSuffix(strings.TrimSuffix(why, fault.ErrNoTarget.Error()), ": ")
+	if why == "" {
+		return "no target"
+	}
+	return why
 }

@@ -297,7 +297,7 @@ func TestNoBroadcastsWhenDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := out.Results.Get("delivery")
-	if out.Broadcasts != 0 || d.Verdict != check.NotApplicable {
+	if out.Broadcasts != 0 || d.Verdict != check.NotJudged {
 		t.Errorf("broadcasts %d, delivery %s: %s", out.Broadcasts, d.Verdict, d.Summary)
 	}
 }

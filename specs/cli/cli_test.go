@@ -3,7 +3,6 @@ package cli_test
 import (
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -64,9 +63,16 @@ var _ = Describe("splitbrain run", func() {
 			out := filepath.Join(GinkgoT().TempDir(), "res")
 			s := start("", "run", "--out", out, "--impl", "sh -c 'echo cannot open config >&2; exit 4'", "--quiet")
 			Eventually(s, 20*time.Second).Should(gexec.Exit(check.ExitInconclusive))
-			Expect(s.Out).To(gbytes.Say(`all 10 peers exited`))
+			Expect(s.Out).To(gbytes.Say(`all 10 peers exited on their own`))
 			Expect(s.Out).To(gbytes.Say(`exited with status 4; stderr ends: "cannot open config"`))
 			expectReports(out)
+		})
+
+		It("when it exits 0 at once, hinting that it may daemonize", func() {
+			out := filepath.Join(GinkgoT().TempDir(), "res")
+			s := start("", "run", "--out", out, "--impl", "sh -c 'exit 0'", "--peers", "3", "--quiet")
+			Eventually(s, 20*time.Second).Should(gexec.Exit(check.ExitInconclusive))
+			Expect(s.Out).To(gbytes.Say(`exited with status 0 within 2s of starting: a peer must stay in the foreground`))
 		})
 	})
 
@@ -84,7 +90,16 @@ var _ = Describe("splitbrain run", func() {
 		Entry("a stray argument", "quote the peer command as one --impl value", "run", "node", "peer.js"),
 		Entry("check without a folder", "want exactly one result folder", "check"),
 		Entry("check of a folder that is not there", "does not exist", "check", "/nonexistent-splitbrain-results"),
+		Entry("no peers", "--peers 0: use 1 or more", "run", "--peers", "0"),
+		Entry("more peers than the machine allows", "use fewer --peers, or --force to run anyway", "run", "--peers", "1000000"),
+		Entry("a confidence rate that is not a rate", "--until-confidence 2: give a rate between 0 and 1", "run", "--until-confidence", "2"),
 	)
+
+	It("says where the results go only once the configuration is valid", func() {
+		s := start("", "run", "--peers", "0", "--out", "nowhere")
+		Eventually(s).Should(gexec.Exit(3))
+		Expect(string(s.Err.Contents()) + string(s.Out.Contents())).NotTo(ContainSubstring("results in"))
+	})
 
 	It("exits 3 for a missing peer command, and still writes the reports", func() {
 		out := filepath.Join(GinkgoT().TempDir(), "res")
@@ -101,7 +116,8 @@ type canary struct {
 	seed            string
 	// duration is the fault phase: the tcp canaries need two peers to race between a
 	// refused connect and their listen after a leader dies, which took 0.1s to 8.5s in
-	// trials, so they get longer.
+	// trials (and once more than 30s on a loaded machine), so they get longer; every canary
+	// runs with --fail-fast, so a catch ends the fault phase at once.
 	duration string
 	// oneOf are invariants of which at least one must fail.
 	oneOf []string
@@ -116,8 +132,8 @@ var canaries = []canary{
 	{name: "no-lock", transport: "unix", seed: "12", duration: "10s", oneOf: unixCatch},
 	{name: "unlink-on-close", transport: "unix", seed: "13", duration: "10s", oneOf: unixCatch},
 	{name: "lockfile-deleted", transport: "unix", seed: "14", duration: "10s", oneOf: unixCatch},
-	{name: "reuseport", transport: "tcp", seed: "15", duration: "30s", oneOf: []string{"single-listener"}},
-	{name: "dual-stack", transport: "tcp", seed: "16", duration: "30s", oneOf: []string{"single-listener"}},
+	{name: "reuseport", transport: "tcp", seed: "15", duration: "60s", oneOf: []string{"single-listener"}},
+	{name: "dual-stack", transport: "tcp", seed: "16", duration: "60s", oneOf: []string{"single-listener"}},
 }
 
 var _ = Describe("canaries at the default faults", Ordered, ContinueOnFailure, Label("slow"), func() {
@@ -129,7 +145,7 @@ var _ = Describe("canaries at the default faults", Ordered, ContinueOnFailure, L
 		for _, c := range canaries {
 			dirs[c.name] = filepath.Join(GinkgoT().TempDir(), c.name)
 			sessions[c.name] = start("", runArgs(dirs[c.name], " --impl "+c.name,
-				"--transport", c.transport, "--duration", c.duration, "--peers", "8", "--seed", c.seed, "--quiet")...)
+				"--transport", c.transport, "--duration", c.duration, "--peers", "8", "--seed", c.seed, "--fail-fast", "--quiet")...)
 		}
 	})
 
@@ -164,11 +180,11 @@ var _ = Describe("canaries at the default faults", Ordered, ContinueOnFailure, L
 		s := sessions["probe-unlink"]
 		Eventually(s, 3*time.Minute).Should(gexec.Exit())
 		replay := replayLine(string(s.Out.Contents()))
-		Expect(replay).To(HavePrefix("splitbrain run "))
-		// Run it as printed (the binary's path for "splitbrain"), in a fresh folder: the
-		// results go to its default ./splitbrain-results/...
+		// It names the binary that ran (make build puts it on no PATH), and works as
+		// printed, in a fresh folder: the results go to its default ./splitbrain-results/...
+		Expect(replay).To(HavePrefix(bin + " run "))
 		cwd := GinkgoT().TempDir()
-		cmd := exec.Command("sh", "-c", bin+strings.TrimPrefix(replay, "splitbrain")+" --quiet")
+		cmd := exec.Command("sh", "-c", replay+" --quiet")
 		cmd.Dir = cwd
 		r, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
@@ -193,6 +209,25 @@ var _ = Describe("--fail-fast", Label("slow"), func() {
 })
 
 var _ = Describe("an interrupted run", Label("slow"), func() {
+	It("of 300 peers, after 20s, ends within 15s with its reports written and nothing left", func() {
+		out := filepath.Join(GinkgoT().TempDir(), "res")
+		began := time.Now()
+		s := start("", runArgs(out, "", "--duration", "5m", "--peers", "300", "--quiet")...)
+		Eventually(historyHas(out, `"detail":"faults"`), 2*time.Minute).Should(BeTrue())
+		Eventually(func() time.Duration { return time.Since(began) }, time.Minute).Should(BeNumerically(">=", 20*time.Second))
+		s.Signal(syscall.SIGINT)
+		Eventually(s, 15*time.Second).Should(gexec.Exit(128 + int(syscall.SIGINT)))
+		expectReports(out)
+		r := results(out)
+		Expect(r.Exercised.Rounds).To(BeNumerically(">", 0))
+		pids := startedPIDs(out)
+		Expect(len(pids)).To(BeNumerically(">=", 300))
+		for _, pid := range pids {
+			Expect(running(pid)).To(BeFalse(), "peer pid %d outlived the run", pid)
+		}
+		Expect(filepath.Dir(r.Run.Addr)).NotTo(BeADirectory())
+	})
+
 	DescribeTable("stops every peer, writes the reports and exits 128+signal",
 		func(sig syscall.Signal) {
 			out := filepath.Join(GinkgoT().TempDir(), "res")

@@ -85,7 +85,7 @@ var _ = Describe("The report files", func() {
 					Expect(inv.Evidence).NotTo(BeEmpty(), inv.Name)
 				case check.Inconclusive:
 					inconclusive++
-				case check.NotApplicable:
+				case check.NotJudged:
 					skipped++
 				}
 			}
@@ -97,7 +97,7 @@ var _ = Describe("The report files", func() {
 			Expect(gotXML).To(MatchXML(goldenXML))
 
 			// junit.xml: one suite, one case per invariant; a violation is a <failure>, an
-			// inconclusive invariant an <error>, a not-applicable one <skipped>.
+			// inconclusive invariant an <error>, a not-judged one <skipped>.
 			var doc junitDoc
 			Expect(xml.Unmarshal(gotXML, &doc)).To(Succeed())
 			Expect(doc.Tests).To(Equal(len(check.All())))
@@ -113,7 +113,7 @@ var _ = Describe("The report files", func() {
 				Expect(c.Name).To(Equal(inv.Name))
 				Expect(c.Failure != nil).To(Equal(inv.Verdict == check.Fail), c.Name)
 				Expect(c.Error != nil).To(Equal(inv.Verdict == check.Inconclusive), c.Name)
-				Expect(c.Skipped != nil).To(Equal(inv.Verdict == check.NotApplicable), c.Name)
+				Expect(c.Skipped != nil).To(Equal(inv.Verdict == check.NotJudged), c.Name)
 				if c.Failure != nil {
 					Expect(c.Failure.Message).To(Equal(inv.Summary))
 					Expect(c.Failure.Type).To(Equal("violation"))

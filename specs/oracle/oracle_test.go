@@ -104,8 +104,8 @@ var _ = Describe("Delivery", func() {
 
 	It("is not judged for a black-box peer, rather than passed", func() {
 		res := run(pythonPeer("default"), "--peers", "3", "--duration", "2s", "--settle", "1s", "--faults", "kill-leader")
-		Expect(res["delivery"]).To(verdict(check.NotApplicable), res["delivery"].Summary)
-		Expect(res["leadership"]).To(verdict(check.NotApplicable), res["leadership"].Summary)
+		Expect(res["delivery"]).To(verdict(check.NotJudged), res["delivery"].Summary)
+		Expect(res["leadership"]).To(verdict(check.NotJudged), res["leadership"].Summary)
 		Expect(res["no-unexpected-exits"]).To(verdict(check.Pass), res["no-unexpected-exits"].Summary)
 	})
 })
@@ -142,7 +142,7 @@ var _ = Describe("Exposure", func() {
 
 	It("does not judge a unix run", func() {
 		res := run("", "--peers", "2", "--duration", "1s", "--settle", "500ms", "--faults", "kill-follower")
-		Expect(res["exposure"]).To(verdict(check.NotApplicable), res["exposure"].Summary)
+		Expect(res["exposure"]).To(verdict(check.NotJudged), res["exposure"].Summary)
 	})
 })
 

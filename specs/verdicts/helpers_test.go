@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/report"
 )
 
@@ -24,9 +26,24 @@ func needPython() {
 	}
 }
 
+// needNode skips a spec on a machine without node, saying so.
+func needNode() {
+	GinkgoHelper()
+	if _, err := exec.LookPath("node"); err != nil {
+		Skip("node is not on PATH: .ci/run installs nodejs")
+	}
+}
+
 // run runs `splitbrain run --out DIR --quiet ARGS...` to its end and returns its exit code
 // and results.json.
 func run(args ...string) (int, report.Results) {
+	GinkgoHelper()
+	code, r, _ := runOut(args...)
+	return code, r
+}
+
+// runOut is run, and also returns the result folder.
+func runOut(args ...string) (int, report.Results, string) {
 	GinkgoHelper()
 	out := filepath.Join(GinkgoT().TempDir(), "out")
 	cmd := exec.Command(bin, append([]string{"run", "--out", out, "--quiet"}, args...)...)
@@ -38,7 +55,28 @@ func run(args ...string) (int, report.Results) {
 	Expect(err).NotTo(HaveOccurred())
 	var r report.Results
 	Expect(json.Unmarshal(b, &r)).To(Succeed())
-	return s.ExitCode(), r
+	return s.ExitCode(), r, out
+}
+
+// noneLeft expects that no process the run in out started, nor any descendant it recorded,
+// still runs a command line containing marker (a pid reused since runs something else).
+// It returns how many processes the history names.
+func noneLeft(out, marker string) int {
+	GinkgoHelper()
+	h, err := history.ReadFile(filepath.Join(out, report.HistoryFile))
+	Expect(err).NotTo(HaveOccurred())
+	seen := 0
+	for _, rec := range h {
+		if rec.Kind != history.KindStart && rec.Kind != history.KindProcess {
+			continue
+		}
+		seen++
+		cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(rec.PID) + "/cmdline")
+		if err == nil {
+			Expect(string(cmdline)).NotTo(ContainSubstring(marker), "pid %d of %s is still running", rec.PID, rec.Peer)
+		}
+	}
+	return seen
 }
 
 // verdicts says every invariant's verdict and summary, one a line, for failure messages.
