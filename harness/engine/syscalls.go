@@ -50,7 +50,7 @@ func (e *Engine) onSyscall(c *syscalls.Call) {
 	// makes the call itself (a bind, or a path call under other ids).
 	if c.Key && (c.Phase == syscalls.After || !c.Made) {
 		e.awaitDying(c.PID)
-		e.Snapshot("syscall: " + c.String())
+		e.snapshot("syscall: " + c.String())
 	}
 	if e.cfg.OnSyscall != nil {
 		e.cfg.OnSyscall(c)
@@ -70,20 +70,25 @@ func (e *Engine) onSyscall(c *syscalls.Call) {
 	}
 }
 
-// dyingWait bounds how long a key call's observation waits for SIGKILLed peers to end.
+// dyingWait bounds how long an observation waits for SIGKILLed peers to end.
 const dyingWait = 200 * time.Millisecond
 
 // awaitDying waits (bounded) until no peer the harness SIGKILLed is still exiting, except
-// the caller's own. Such a process runs no more code, but the kernel shows its sockets
-// until its exit closes them: a caller held just after a kill would otherwise be judged
-// against a listener that is being torn down (a sampled observation can see that too, but
-// rarely; every observation at a listen right after a leader kill would).
-func (e *Engine) awaitDying(caller int) {
-	pgid, _ := unix.Getpgid(caller)
+// the process group of except (a held caller's own; 0 for none). Such a process runs no
+// more code, but the kernel shows its sockets, with no owner, until its exit has closed
+// them; under the seccomp filter that exit takes milliseconds, long enough for an
+// observation right after a kill to judge a dead leader's sockets as a second listener.
+func (e *Engine) awaitDying(except int) {
+	pgid := -1
+	if except > 0 {
+		if g, err := unix.Getpgid(except); err == nil {
+			pgid = g
+		}
+	}
 	timeout := time.NewTimer(dyingWait)
 	defer timeout.Stop()
 	for _, p := range e.group.Peers() {
-		if !p.Dying() || p.PID() == caller || p.PID() == pgid {
+		if !p.Dying() || p.PID() == except || p.PID() == pgid {
 			continue
 		}
 		select {
