@@ -47,6 +47,7 @@ func newDriver(cfg *Config) (*driver, error) {
 		Impl: cfg.Impl, Transport: cfg.Transport, Failpoints: fps,
 		MaxLive: 2 * cfg.MaxPeers, Timeout: startWait, Quiet: cfg.Quiet, Poll: poll,
 		Grace: time.Second, StderrLines: 10, StopAtViolation: true, Invariants: cfg.Invariants,
+		Syscalls: cfg.Syscalls,
 		Run: history.Run{Settle: cfg.Settle, Liveness: liveness, Faults: []string{"chaos:" + cfg.Mode},
 			Invariants: cfg.Invariants},
 	})

@@ -76,6 +76,9 @@ type Config struct {
 	LeaveOut []string
 	// Progress, if set, gets one line per schedule.
 	Progress io.Writer
+	// Syscalls runs every peer under the seccomp supervisor (engine.Config.Syscalls):
+	// single-listener and reachable-leader are judged at each listen, unlink and rename.
+	Syscalls bool
 }
 
 func (c *Config) defaults() error {

@@ -39,6 +39,7 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	invariants := fs.String("invariants", "", "comma-separated invariants to judge (default: "+strings.Join(chaos.Invariants, ",")+"); e.g. single-listener,reachable-leader hunts the split brain itself")
 	leaveOut := fs.String("leave-out", "", "comma-separated steps a schedule never draws, of "+strings.Join(chaos.Actions, ",")+" (e.g. plant)")
+	sysMode := fs.String("syscalls", defaultSyscalls, syscallsUsage)
 	fs.Usage = func() { fmt.Fprint(stderr, exploreUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return usageExit(err)
@@ -62,8 +63,13 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		*out = filepath.Join("splitbrain-results", "explore-"+time.Now().Format("20060102-150405"))
 	}
+	watch, ok := decideSyscalls("explore", *sysMode, stderr)
+	if !ok {
+		return exitHarness
+	}
 	cfg := chaos.Config{Impl: *impl, Transport: *transport, Mode: *mode, Budget: *budget, Seed: seed,
-		Out: *out, MaxPeers: *peers, Steps: *steps, Invariants: list(*invariants), LeaveOut: list(*leaveOut)}
+		Out: *out, MaxPeers: *peers, Steps: *steps, Invariants: list(*invariants), LeaveOut: list(*leaveOut),
+		Syscalls: watch}
 	if !*quiet {
 		cfg.Progress = stderr
 	}
@@ -95,6 +101,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	impl := fs.String("impl", "", "the peer command line (default: the one the schedule names)")
 	out := fs.String("out", "", "the result folder (default: none)")
+	sysMode := fs.String("syscalls", defaultSyscalls, syscallsUsage)
 	fs.Usage = func() { fmt.Fprint(stderr, replayUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return usageExit(err)
@@ -103,8 +110,12 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "splitbrain replay: give one schedule file, e.g. splitbrain replay splitbrain-results/explore-X/schedule.json\n")
 		return exitHarness
 	}
+	watch, ok := decideSyscalls("replay", *sysMode, stderr)
+	if !ok {
+		return exitHarness
+	}
 	ctx, stop := interruptible(stderr, "splitbrain", "stopping peers")
-	res, err := chaos.Replay(ctx, fs.Arg(0), chaos.Config{Impl: *impl, Out: *out})
+	res, err := chaos.Replay(ctx, fs.Arg(0), chaos.Config{Impl: *impl, Out: *out, Syscalls: watch})
 	if sig := stop(); sig != 0 {
 		return 128 + int(sig)
 	}

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 )
 
 // Exit codes beyond the verdicts (0, 1, 2, from package check).
@@ -34,6 +36,9 @@ Run 'splitbrain COMMAND -h' for a command's flags.
 `
 
 func main() {
+	// A peer started under --syscalls is this binary re-executed as `splitbrain shim -- CMD`:
+	// it installs the seccomp filter and becomes CMD, before anything else runs.
+	syscalls.ShimIfAsked()
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -57,6 +62,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return mergeCmd(args[1:], stdout, stderr)
 	case "peer":
 		return peerCmd(args[1:], stderr)
+	case "shim": // hidden: only the harness starts it, with the supervisor's socket set
+		fmt.Fprintf(stderr, "splitbrain shim: started without %s; the harness starts it for --syscalls\n", syscalls.EnvSocket)
+		return exitHarness
 	case "version":
 		return versionCmd(stdout)
 	case "-h", "-help", "--help", "help":

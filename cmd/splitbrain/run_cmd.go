@@ -40,6 +40,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	broadcasts := fs.Float64("broadcasts", 5, "broadcast commands a second sent to peers that speak the protocol, during faults and settle, for the delivery check (0: none)")
 	failFast := fs.Bool("fail-fast", false, "end the fault phase at the first violation seen online: two listeners, an orphaned one, or a planted file changed (then settle, judge and report as usual)")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	sysMode := fs.String("syscalls", defaultSyscalls, syscallsUsage)
 	force := fs.Bool("force", false, "run even when --peers exceeds what this machine allows (CPUs, memory, process ids, open files)")
 	untilConf := fs.Float64("until-confidence", 0, "keep injecting faults until the 95 % bound on the split-brain rate per leader kill is below RATE (e.g. 0.01), or --duration ends")
 	fs.Usage = func() {
@@ -99,10 +100,20 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		*out = filepath.Join("splitbrain-results", fmt.Sprintf("%s-seed-%d", time.Now().Format("20060102-150405"), seed))
 	}
+	watch, ok := decideSyscalls("run", *sysMode, stderr)
+	if !ok {
+		return exitHarness
+	}
+	for _, f := range fl {
+		if f.Name() == (fault.KillAtSyscall{}).Name() && !watch {
+			fmt.Fprintf(stderr, "splitbrain run: --faults %s needs the peers' syscalls watched: add --syscalls on\n", f.Name())
+			return exitHarness
+		}
+	}
 
 	// The replay command: every flag that shapes the run, with the seed; not --addr or --out.
 	replay := []string{selfCommand(), "run"}
-	for _, name := range []string{"impl", "transport", "peers", "rounds", "duration", "faults", "settle", "liveness", "failpoints", "broadcasts", "fail-fast", "until-confidence", "force"} {
+	for _, name := range []string{"impl", "transport", "peers", "rounds", "duration", "faults", "settle", "liveness", "failpoints", "broadcasts", "fail-fast", "until-confidence", "force", "syscalls"} {
 		switch {
 		case name == "fail-fast" && *failFast:
 			replay = append(replay, "--fail-fast")
@@ -120,7 +131,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		Duration: *duration, Faults: fl, Seed: seed, Out: *out, Settle: *settle,
 		Liveness: *liveness, Failpoints: *failpoints, Replay: strings.Join(replay, " "),
 		Broadcasts: rate, FailFast: *failFast, Report: writeReports,
-		Force: *force, UntilConfidence: *untilConf,
+		Force: *force, UntilConfidence: *untilConf, Syscalls: watch,
 	}
 	if err := cfg.Check(); err != nil {
 		fmt.Fprintf(stderr, "splitbrain run: %v\n", err)

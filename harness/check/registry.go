@@ -54,9 +54,11 @@ func Judge(h []history.Record, checkers ...Checker) Results {
 		slices.SortStableFunc(h, byT)
 	}
 	rs := Results{Parts: make([]Result, 0, len(checkers))}
+	run := RunConfig(h)
 	for _, c := range checkers {
 		r := c.Check(h)
 		r.Name = c.Name()
+		r.Observation = observation(r.Name, run)
 		rs.Parts = append(rs.Parts, r)
 	}
 	return rs

@@ -90,6 +90,9 @@ type Result struct {
 	Evidence []Evidence `json:"evidence,omitempty"`
 	// Figures are measurements, named with their unit ("gap_max_ms", "observations").
 	Figures map[string]float64 `json:"figures,omitempty"`
+	// Observation is how the kernel was observed for this invariant: Exact or Sampled;
+	// empty for an invariant judged on peer events alone.
+	Observation string `json:"observation,omitempty"`
 }
 
 // Err returns nil if the result passed or did not apply, else an error naming the checker

@@ -20,6 +20,7 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
 	"github.com/splitbrain-dev/splitbrain/harness/proc"
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 )
 
 // Errors of the engine.
@@ -74,6 +75,16 @@ type Config struct {
 	OnViolation func(*check.Violation)
 	// OnEvent, if set, is called with every protocol event record (progress displays).
 	OnEvent func(history.Record)
+	// Syscalls watches every peer at its election syscalls (harness/syscalls): each starts
+	// as `Shim shim -- IMPL`, every call on the address, its folder or a lock file is a
+	// syscall record, and at each listen, unlink and rename of the address the kernel is
+	// observed while the caller is held. Ask syscalls.Available first.
+	Syscalls bool
+	// Shim is the binary whose main calls syscalls.ShimIfAsked; default this executable.
+	Shim string
+	// OnSyscall, if set, is called with every watched call after it is recorded (and the
+	// kernel observed), while the caller is still held: a fault may kill it there.
+	OnSyscall func(*syscalls.Call)
 }
 
 func (c *Config) defaults() error {
@@ -117,6 +128,9 @@ type Engine struct {
 	file   *os.File
 	rng    *mrand.Rand
 	group  *proc.Group
+	sup    *syscalls.Supervisor // nil unless Config.Syscalls
+	hookMu sync.Mutex
+	hooks  []*syscallHook // armed by AtSyscall
 	online *check.Online
 	tally  *check.Tally // what the run exercised so far, and the confidence it earns
 	tree   *tree
@@ -219,6 +233,15 @@ func (e *Engine) init() (err error) {
 	if run.Liveness == 0 {
 		run.Liveness = cfg.Timeout
 	}
+	if cfg.Syscalls {
+		if err := e.startSupervisor(); err != nil {
+			if e.file != nil {
+				e.file.Close()
+			}
+			return err
+		}
+		run.Syscalls = "on"
+	}
 	e.rec.record(history.Record{Kind: history.KindRun, Run: &run})
 	return nil
 }
@@ -252,6 +275,9 @@ func (e *Engine) Close(kill bool) error {
 	e.tree.killAll(e.Record)
 	if e.tree.seen || e.selfExited() {
 		e.tree.sweep(e.Record) // and any that escaped before the tree saw them
+	}
+	if e.sup != nil {
+		e.sup.Close() // after the peers: a process still under a filter would get ENOSYS
 	}
 	e.bg.Wait()
 	e.Snapshot("after end")

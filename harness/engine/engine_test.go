@@ -14,6 +14,7 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 	"github.com/splitbrain-dev/splitbrain/peers/canary"
 	"github.com/splitbrain-dev/splitbrain/peers/reference"
 )
@@ -22,6 +23,7 @@ const helperEnv = "SPLITBRAIN_ENGINE_TEST_PEER"
 
 // TestMain re-executes the test binary as a peer: the reference, or a canary by name.
 func TestMain(m *testing.M) {
+	syscalls.ShimIfAsked() // a peer started with Config.Syscalls comes through here first
 	switch name := os.Getenv(helperEnv); name {
 	case "":
 		os.Exit(m.Run())

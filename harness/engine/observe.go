@@ -16,6 +16,14 @@ import (
 // records it (judged online) when detail is set or it differs from the last one recorded.
 // ok is false when the snapshot failed (recorded as an observation with the error).
 func (e *Engine) Snapshot(detail string) (s kernel.Snapshot, ok bool) {
+	if e.sup != nil {
+		e.awaitDying(0) // see awaitDying: watched peers die slowly
+	}
+	return e.snapshot(detail)
+}
+
+// snapshot is Snapshot without the wait for dying peers.
+func (e *Engine) snapshot(detail string) (s kernel.Snapshot, ok bool) {
 	e.obsMu.Lock()
 	defer e.obsMu.Unlock()
 	now := time.Now()

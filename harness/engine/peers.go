@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os/exec"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -71,7 +72,16 @@ func (e *Engine) StartWith(ids []string, o StartOptions) error {
 		e.mu.Unlock()
 		env := proc.Env(proc.EnvSpec{Transport: e.cfg.Transport, Addr: e.cfg.Addr, Peer: id,
 			SecretFile: e.secret, Failpoints: fps})
-		p, err := e.group.Start(proc.Spec{ID: id, Argv: e.argv, Env: env})
+		argv := e.argv
+		if e.sup != nil {
+			// The shim would exec it and exit 127; fail here, as an unwrapped start does.
+			if _, err := exec.LookPath(argv[0]); err != nil {
+				return fmt.Errorf("start %s: start peer %s (%s): %w (check --impl)", id, id, argv[0], err)
+			}
+			argv = e.sup.Wrap(e.cfg.Shim, argv)
+			env = append(env, e.sup.Env()...)
+		}
+		p, err := e.group.Start(proc.Spec{ID: id, Argv: argv, Env: env})
 		if errors.Is(err, proc.ErrClosed) {
 			return nil
 		}

@@ -27,6 +27,7 @@ const (
 	KindPhase         Kind = "phase"          // a phase of the run began (Detail: "faults", "settle", "quiesce", "end")
 	KindCommand       Kind = "command"        // the harness sent a protocol command (Command)
 	KindProcess       Kind = "process"        // a descendant of a peer's process (Peer, PID; Detail says what: child, daemonized, gone, killed)
+	KindSyscall       Kind = "syscall"        // a peer's process made an election syscall, seen by seccomp (Syscall)
 	KindRound         Kind = "round"          // a driver's fault round ended (Round)
 	KindObserver      Kind = "observer"       // the kernel observer's own figures, at the end (Observer)
 )
@@ -46,6 +47,7 @@ type Record struct {
 	Snapshot *kernel.Snapshot  `json:"snapshot,omitempty"`
 	Exit     *Exit             `json:"exit,omitempty"`
 	Plant    *Plant            `json:"plant,omitempty"`
+	Syscall  *Syscall          `json:"syscall,omitempty"`
 	Round    *Round            `json:"round,omitempty"`
 	Observer *Observer         `json:"observer,omitempty"`
 	Detail   string            `json:"detail,omitempty"`
@@ -67,8 +69,11 @@ type Run struct {
 	Replay    string        `json:"replay"`   // the command that replays this run
 	// Invariants are the invariants this history is judged on (check's names); empty
 	// means every one. An exploration judges only those a schedule can show.
-	Invariants []string  `json:"invariants,omitempty"`
-	Started    time.Time `json:"started"` // wall clock at T=0, for humans only
+	Invariants []string `json:"invariants,omitempty"`
+	// Syscalls is "on" when every peer ran under the seccomp supervisor (harness/syscalls):
+	// the kernel was observed at every listen, unlink and rename of the address.
+	Syscalls string    `json:"syscalls,omitempty"`
+	Started  time.Time `json:"started"` // wall clock at T=0, for humans only
 }
 
 // Fault is one injected fault.
@@ -96,6 +101,21 @@ type Plant struct {
 	UID    int    `json:"uid"`
 	Inode  uint64 `json:"inode"`
 	SHA256 string `json:"sha256,omitempty"` // content digest, regular files only
+}
+
+// Syscall is an election syscall of a peer's process (the address, its folder or a lock
+// file), seen by seccomp user notification while the caller was held.
+type Syscall struct {
+	Call  string `json:"call"`  // e.g. "listen", "unlinkat", "connect"
+	Phase string `json:"phase"` // "before": held on entry; "after": made by the harness for the caller (listen)
+	FD    int    `json:"fd"`    // the fd argument, -1 if none
+	Path  string `json:"path,omitempty"`
+	Path2 string `json:"path2,omitempty"` // rename: the new name
+	Addr  string `json:"addr,omitempty"`  // bind, connect: the address given; listen, accept: the socket's own
+	// Key is set for listen on the address and unlink or rename of it: the kernel was
+	// observed while the caller was held (the next observation record).
+	Key    bool   `json:"key,omitempty"`
+	Result string `json:"result,omitempty"` // phase after: "ok" or the errno's name
 }
 
 // Round is one round of a driver: the fault it drew and whether it ran. It is what

@@ -127,6 +127,7 @@ type Peer struct {
 	mu        sync.Mutex
 	exited    bool // the process has ended (it may not be reaped yet)
 	byHarness bool // the harness killed or terminated it on purpose
+	killed    bool // the harness sent its group SIGKILL
 	exit      *history.Exit
 	stdoutBud int64
 	dropped   int64
@@ -390,10 +391,22 @@ func (p *Peer) signal(sig unix.Signal, harness bool) error {
 	if harness {
 		p.byHarness = true
 	}
+	if sig == unix.SIGKILL {
+		p.killed = true
+	}
 	if err := unix.Kill(-p.pid, sig); err != nil {
 		return fmt.Errorf("signal %s to group %d (%s): %w", unix.SignalName(sig), p.pid, p.id, err)
 	}
 	return nil
+}
+
+// Dying reports whether the harness has sent the peer's group SIGKILL and the process has
+// not ended yet: it runs no more code of its own, but the kernel may still show its sockets
+// while it exits.
+func (p *Peer) Dying() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.killed && !p.exited
 }
 
 // Doomed reports whether the harness has sent the peer SIGKILL or SIGTERM (Kill, Term) and

@@ -149,6 +149,10 @@ func validate(r history.Record, first bool) string {
 		if r.PID <= 0 || r.Detail == "" {
 			return "process record needs a positive \"pid\" and a \"detail\""
 		}
+	case history.KindSyscall:
+		if r.PID <= 0 || r.Syscall == nil || r.Syscall.Call == "" {
+			return "syscall record needs a positive \"pid\" and a \"syscall\" object with a \"call\""
+		}
 	case history.KindRound:
 		if r.Round == nil || r.Round.Fault == "" {
 			return "round record has no \"round\" object with a \"fault\""

@@ -21,7 +21,11 @@ func Summary(w io.Writer, doc Results) error {
 	results := check.Results{Parts: doc.Invariants}
 	b.WriteString("splitbrain: " + Headline(results) + "\n")
 	for _, r := range results.Parts {
-		fmt.Fprintf(&b, "  %-10s %-20s %s\n", label(r.Verdict), r.Name, r.Summary)
+		summary := r.Summary
+		if r.Observation == check.Exact {
+			summary += " [exact: observed at every listen, unlink and rename of the address]"
+		}
+		fmt.Fprintf(&b, "  %-10s %-20s %s\n", label(r.Verdict), r.Name, summary)
 	}
 	if r, ok := results.Get(check.Liveness{}.Name()); ok {
 		if g := gapLine(r); g != "" {

@@ -65,6 +65,9 @@ type Config struct {
 	// Progress, if set, gets a progress line while the run goes (an updating line when it
 	// is a terminal, plain lines every few seconds otherwise).
 	Progress io.Writer
+	// Syscalls runs every peer under the seccomp supervisor (engine.Config.Syscalls):
+	// single-listener and reachable-leader are judged at each listen, unlink and rename.
+	Syscalls bool
 	// Force runs even when Peers exceeds what the machine allows (Scale).
 	Force bool
 	// UntilConfidence, when positive, ends the fault phase as soon as the exact binomial

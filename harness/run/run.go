@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	e, err := engine.New(engine.Config{
 		Impl: cfg.Impl, Transport: cfg.Transport, Addr: cfg.Addr, Out: cfg.Out,
 		Failpoints: strings.Join(fps, ","), Seed: cfg.Seed, MaxLive: cfg.MaxLive,
-		Timeout: cfg.Liveness, Poll: cfg.Sample, Grace: cfg.Grace,
+		Timeout: cfg.Liveness, Poll: cfg.Sample, Grace: cfg.Grace, Syscalls: cfg.Syscalls,
 		Run: history.Run{Peers: cfg.Peers, Rounds: cfg.Rounds, Duration: cfg.Duration, Faults: names,
 			Seed: cfg.Seed, Settle: cfg.Settle, Liveness: cfg.Liveness, Replay: cfg.Replay},
 		OnViolation: r.violated,

@@ -1,0 +1,126 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/splitbrain-dev/splitbrain/harness/check"
+	"github.com/splitbrain-dev/splitbrain/harness/engine"
+	"github.com/splitbrain-dev/splitbrain/harness/fault"
+	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
+)
+
+// Under the seccomp supervisor the reference elects and fails over as usual; each listen
+// on the address is a syscall record with an observation taken while the caller was held,
+// and single-listener is judged exactly (and passes).
+func TestEngineWatchesSyscalls(t *testing.T) {
+	self, _ := os.Executable()
+	if err := syscalls.Available(self); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, Syscalls: true})
+	if err := e.Start(e.NewIDs(3)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
+		t.Fatalf("not settled: %v", err)
+	}
+	if err := (fault.Kill{At: fault.Target{Role: fault.Leader}}).Inject(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
+		t.Fatalf("not settled after the kill: %v", err)
+	}
+	recs := e.Records()
+	listens := 0
+	for i, r := range recs {
+		if r.Kind != history.KindSyscall || r.Syscall.Call != "listen" || r.Syscall.Phase != syscalls.After {
+			continue
+		}
+		listens++
+		if !r.Syscall.Key || r.Syscall.Result != "ok" || r.Peer == "" {
+			t.Fatalf("listen record %+v %+v", r, *r.Syscall)
+		}
+		if i+1 >= len(recs) || !observedAfter(recs[i+1:], r) {
+			t.Fatalf("no observation right after the listen of %s", r.Peer)
+		}
+	}
+	if listens < 2 {
+		t.Fatalf("%d listen records for an election and a failover", listens)
+	}
+	res := check.Judge(recs, check.SingleListener{})
+	if r := res.Parts[0]; r.Verdict != check.Pass || r.Observation != check.Exact {
+		t.Fatalf("single-listener: %+v", r)
+	}
+	if st := e.SyscallStats(); st.Peers != 3 {
+		t.Fatalf("stats %+v: want a filter for each of the 3 peers", st)
+	}
+}
+
+// observedAfter: among the next records, an observation with the held listener in it.
+func observedAfter(next []history.Record, listen history.Record) bool {
+	for _, r := range next[:min(len(next), 20)] {
+		if r.Kind == history.KindObservation && r.Snapshot != nil {
+			for _, l := range r.Snapshot.Listeners {
+				for _, pid := range l.PIDs {
+					if pid == listen.PID {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// kill-at-syscall kills the leader, holds the next peer at its listen on the address and
+// kills it there; the last peer then leads, and nothing is left listening.
+func TestKillAtSyscall(t *testing.T) {
+	self, _ := os.Executable()
+	if err := syscalls.Available(self); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, Syscalls: true})
+	if err := e.Start(e.NewIDs(3)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
+		t.Fatalf("not settled: %v", err)
+	}
+	if err := (fault.KillAtSyscall{Point: "listen"}).Inject(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	var held *history.Record
+	for _, r := range e.Records() {
+		if r.Kind == history.KindFault && r.Fault.Name == "kill-at-syscall" && strings.HasPrefix(r.Fault.Detail, "held at ") {
+			held = &r
+		}
+	}
+	if held == nil || !strings.Contains(held.Fault.Detail, " listen ") {
+		t.Fatalf("no kill held at listen: %+v", held)
+	}
+	for _, p := range e.Live() {
+		if p.PID() == held.PID {
+			select {
+			case <-p.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s still runs after its kill", held.Peer)
+			}
+			if x := p.Exit(); x.Signal != "SIGKILL" || !x.ByHarness {
+				t.Fatalf("%s ended with %+v, want SIGKILL by the harness", held.Peer, x)
+			}
+		}
+	}
+	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
+		t.Fatalf("the last peer did not take over: %v", err)
+	}
+	if v := e.Violation(); v != nil {
+		t.Fatalf("the reference broke %v", v)
+	}
+}

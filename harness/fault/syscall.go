@@ -1,0 +1,90 @@
+package fault
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
+)
+
+// SyscallHolder is implemented by an Env that watches its peers' syscalls (--syscalls).
+type SyscallHolder interface {
+	// WatchesSyscalls reports whether the peers run under the seccomp supervisor.
+	WatchesSyscalls() bool
+	// AtSyscall arms a one-shot hook: act runs on the first watched call match accepts,
+	// while its caller is held (after the call is recorded and observed). disarm removes
+	// the hook if it has not run.
+	AtSyscall(match func(*syscalls.Call) bool, act func(*syscalls.Call)) (disarm func())
+}
+
+// SyscallPoints are the points KillAtSyscall picks from: the calls on the address where a
+// dying peer leaves the others a different world. bind and unlink are held before they
+// happen, listen just after (the peer dies listening).
+var SyscallPoints = []string{"bind", "listen", "unlink"}
+
+// KillAtSyscall kills the leader, then SIGKILLs the first peer that reaches Point (picked
+// at random from SyscallPoints when empty) on the address in the election that follows,
+// while the supervisor holds it there. It needs --syscalls; any implementation will do.
+type KillAtSyscall struct {
+	Point string
+}
+
+// Name implements Fault.
+func (KillAtSyscall) Name() string { return "kill-at-syscall" }
+
+// Inject implements Fault.
+func (f KillAtSyscall) Inject(ctx context.Context, env Env) error {
+	h, ok := env.(SyscallHolder)
+	if !ok || !h.WatchesSyscalls() {
+		return fmt.Errorf("%s needs the peers' syscalls watched (--syscalls on): %w", f.Name(), ErrNoTarget)
+	}
+	point := f.Point
+	if point == "" {
+		point = SyscallPoints[env.Rand().IntN(len(SyscallPoints))]
+	}
+	old, err := env.Leader(f.Name())
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		return fmt.Errorf("%s: %w", f.Name(), ErrNoTarget)
+	}
+	ctx, cancel := context.WithTimeout(ctx, env.Timeout())
+	defer cancel()
+	killed := make(chan error, 1)
+	disarm := h.AtSyscall(func(c *syscalls.Call) bool { return atPoint(c, point) }, func(c *syscalls.Call) {
+		p := env.Peer(c.Peer)
+		if p == nil {
+			killed <- fmt.Errorf("%s: %s is not a live peer: %w", f.Name(), c.Peer, ErrNoTarget)
+			return
+		}
+		c.Abandon() // the group's SIGKILL ends it: nothing is to be made in its name
+		killed <- signal(env, f.Name(), p, false, "held at "+c.String())
+	})
+	defer disarm()
+	if err := signal(env, f.Name(), old, false, "the leader, to start an election"); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%s: no peer reached %s on the address within %v: %w", f.Name(), point, env.Timeout(), ErrNoTarget)
+	case err := <-killed:
+		return err
+	}
+}
+
+// atPoint: a key call of the point's kind, in the phase the point names.
+func atPoint(c *syscalls.Call, point string) bool {
+	if !c.Key {
+		return false
+	}
+	switch point {
+	case "bind":
+		return c.Name == "bind"
+	case "unlink":
+		return (c.Name == "unlink" || c.Name == "unlinkat") && c.Phase == syscalls.Before
+	case "listen":
+		return c.Name == "listen" && (c.Phase == syscalls.After || !c.Made)
+	}
+	return false
+}
