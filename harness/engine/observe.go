@@ -16,9 +16,7 @@ import (
 // records it (judged online) when detail is set or it differs from the last one recorded.
 // ok is false when the snapshot failed (recorded as an observation with the error).
 func (e *Engine) Snapshot(detail string) (s kernel.Snapshot, ok bool) {
-	if e.sup != nil {
-		e.awaitDying(0) // see awaitDying: watched peers die slowly
-	}
+	e.awaitDying(0) // see awaitDying: a killed peer's sockets outlive it a moment
 	return e.snapshot(detail)
 }
 

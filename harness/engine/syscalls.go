@@ -76,8 +76,9 @@ const dyingWait = 200 * time.Millisecond
 // awaitDying waits (bounded) until no peer the harness SIGKILLed is still exiting, except
 // the process group of except (a held caller's own; 0 for none). Such a process runs no
 // more code, but the kernel shows its sockets, with no owner, until its exit has closed
-// them; under the seccomp filter that exit takes milliseconds, long enough for an
-// observation right after a kill to judge a dead leader's sockets as a second listener.
+// them; that exit takes milliseconds on a loaded machine (and under the seccomp filter),
+// long enough for an observation right after a kill to judge a dead leader's sockets (over
+// tcp, on 127.0.0.1 and [::1], ownerless and so two leaders) as a second listener.
 func (e *Engine) awaitDying(except int) {
 	pgid := -1
 	if except > 0 {
