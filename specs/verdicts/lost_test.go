@@ -36,4 +36,20 @@ var _ = Describe("no-lost-peers", func() {
 		Expect(why).To(ContainSubstring("lost longer than the bound"))
 		Expect(code).To(Equal(1))
 	})
+
+	It("fails an old leader that resigns but keeps serving half its followers, beside the new leader", func() {
+		// Each leader, a second after it has two followers, closes its listener, removes
+		// the path, releases the lock and drops half its followers; they elect a new
+		// leader, while the other half stay on the old leader's accepted connections for 4s
+		// more: two groups at once. No listener is orphaned (reachable-leader has nothing
+		// to see: the old leader listens no more), and 4s is under the liveness bound (5s),
+		// so before the second-group rule only a settle window ending inside those 4s
+		// caught it: about half the runs passed. Now any observation does.
+		code, r := run("--impl", "python3 "+pyPeer+" --resign 4", "--peers", "4", "--duration", "6s", "--faults", "start")
+		v, why := verdict(r, "no-lost-peers")
+		Expect(v).To(Equal(check.Fail), why)
+		Expect(figure(r, "no-lost-peers", "second_group")).To(BeNumerically(">=", 1), why)
+		Expect(evidence(r, "no-lost-peers")).To(ContainSubstring("a second group beside the leader's"))
+		Expect(code).To(Equal(1))
+	})
 })
