@@ -259,24 +259,28 @@ func lostTooLong(h []history.Record, bound, grace time.Duration) (out, second []
 		idx    int
 	}
 	type apart struct {
-		since time.Duration
-		idx   int
-		to    []int // the processes it was connected to when the episode began
-		told  bool
+		since  time.Duration
+		idx    int
+		to     []int // the processes it was connected to when the episode began
+		leader []int // and the reachable listener's
+		told   bool
 	}
+	p := newPeers()
 	groups := map[int]*apart{}
-	tell := func(pid int, a *apart, t time.Duration, i int, leader []int, p *peers) {
+	// tell reports an episode that has lasted until t, the record i: an observation is
+	// recorded only when the kernel's view changed, so a state lasts until the first record
+	// that no longer shows it (an observation, the peer's exit, the end).
+	tell := func(pid int, a *apart, t time.Duration, i int) {
 		if a.told || t-a.since <= SecondGroupGrace {
 			return
 		}
 		a.told = true
 		second = append(second, Evidence{T: a.since,
 			What: fmt.Sprintf("%s stayed connected to %s, which does not lead (%s listens), for %v from %v (bound %v): a second group beside the leader's",
-				p.name(pid), strings.Join(p.namesOf(a.to), ","), strings.Join(p.namesOf(leader), ","), t-a.since, a.since, SecondGroupGrace),
+				p.name(pid), strings.Join(p.namesOf(a.to), ","), strings.Join(p.namesOf(a.leader), ","), t-a.since, a.since, SecondGroupGrace),
 			Peers: slices.Concat([]string{p.name(pid)}, p.namesOf(a.to)), PIDs: slices.Concat([]int{pid}, a.to),
-			Snapshot: h[i].Snapshot, Records: slices.Concat(around(h, a.idx), []history.Record{h[i]})})
+			Snapshot: h[a.idx].Snapshot, Records: slices.Concat(around(h, a.idx), []history.Record{h[i]})})
 	}
-	p := newPeers()
 	st := map[int]*state{}
 	judge := func(pid int, t time.Duration, s *state, i int, still bool) {
 		if s.told || t-s.since <= bound {
@@ -299,9 +303,24 @@ func lostTooLong(h []history.Record, bound, grace time.Duration) (out, second []
 		case history.KindStart:
 			st[r.PID] = &state{}
 		case history.KindExit:
+			if s := st[r.PID]; s != nil && s.lost {
+				judge(r.PID, r.T, s, i, true)
+			}
+			if a := groups[r.PID]; a != nil {
+				tell(r.PID, a, r.T, i)
+				delete(groups, r.PID)
+			}
 			delete(st, r.PID)
 		case history.KindPhase:
 			if r.Detail == PhaseEnd {
+				for pid, s := range st {
+					if s.lost {
+						judge(pid, r.T, s, i, true)
+					}
+				}
+				for pid, a := range groups {
+					tell(pid, a, r.T, i)
+				}
 				return out, second
 			}
 		case history.KindFault:
@@ -342,15 +361,14 @@ func lostTooLong(h []history.Record, bound, grace time.Duration) (out, second []
 				apartNow = secondGroups(snap, l, func(pid int) bool { return p.excused(pid, r.T, grace) })
 			}
 			for pid, a := range groups {
-				if _, still := apartNow[pid]; !still || st[pid] == nil {
+				tell(pid, a, r.T, i)
+				if _, still := apartNow[pid]; !still {
 					delete(groups, pid)
-				} else {
-					tell(pid, a, r.T, i, l.PIDs, p)
 				}
 			}
 			for pid, to := range apartNow {
 				if st[pid] != nil && groups[pid] == nil {
-					groups[pid] = &apart{since: r.T, idx: i, to: to}
+					groups[pid] = &apart{since: r.T, idx: i, to: to, leader: l.PIDs}
 				}
 			}
 			for pid, s := range st {

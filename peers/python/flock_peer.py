@@ -17,11 +17,11 @@ splitbrain peer protocol's events (ready, leader, follower, lost) on stdout. Swi
                 grandchild runs the election, outside the peer's process group.
   --careless    no lock: on a refused connect it removes whatever is at the path (a
                 planted file or directory too) and listens: the classic probe-then-unlink.
-  --resign S    a leader with two followers or more resigns a second later (once a
-                process): it closes its listener, removes the path, releases the lock and
-                drops half its followers, who elect a new leader; the other half it keeps
-                connected for S seconds more, a group apart from the new leader's, then
-                drops them too and rejoins as a follower.
+  --resign S    the run's first leader (epoch 1), once it has two followers, resigns a
+                second later: it closes its listener, removes the path, releases the lock
+                and drops half its followers, who elect a new leader; the other half it
+                keeps connected for S seconds more, a group apart from the new leader's,
+                then drops them too and rejoins as a follower.
 
 Designs that differ from the usual and are correct all the same:
 
@@ -178,6 +178,8 @@ def lead_unix(addr, lock_fd, rename, linger=None):
             pass
         srv.bind(addr)
         srv.listen(128)
+    if epoch != 1:
+        linger = None  # only the run's first leader resigns
     members = serve([srv], epoch, linger)
     if linger is not None:
         resign([srv], members, lock_fd, addr, linger)
@@ -203,7 +205,10 @@ def lead_tcp(port, lock_fd, linger=None):
             raise
     s4.listen(128)
     s6.listen(128)
-    members = serve([s4, s6], epoch_next(lock_fd), linger)
+    epoch = epoch_next(lock_fd)
+    if epoch != 1:
+        linger = None  # only the run's first leader resigns
+    members = serve([s4, s6], epoch, linger)
     if linger is not None:
         resign([s4, s6], members, lock_fd, None, linger)
     return True
