@@ -63,7 +63,7 @@ func (e *Engine) Snapshot(detail string) (s kernel.Snapshot, ok bool) {
 }
 
 // unowned reports whether s shows a socket on the address that no scanned process holds:
-// a peer's descendant the tree walk has not found.
+// a peer's descendant the tree walk has not found, or a dying process's.
 func unowned(s kernel.Snapshot) bool {
 	for _, l := range s.Listeners {
 		if len(l.PIDs) == 0 {
