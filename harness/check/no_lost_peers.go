@@ -29,8 +29,19 @@ import (
 //
 // Between windows, every observation is watched (see lostTooLong): a live peer that said
 // ready, or was seen connected or leading, and is then not connected to the reachable
-// leader for longer than Run.Liveness is a violation, healed or not.
+// leader for longer than Run.Liveness is a violation, healed or not. A peer that stays
+// connected to a process that does not lead while another leads is held to the shorter
+// [SecondGroupGrace]: it is not looking for a leader, it is in a second group (an old
+// leader that resigned but goes on serving some of its followers), a split brain of
+// membership that the liveness bound would let last for seconds.
 type NoLostPeers struct{}
+
+// SecondGroupGrace is how long a live peer may stay connected (accepted) to a process that
+// does not hold the reachable listener while one does: a leader that resigns or closes
+// hangs up on its members after it lets go of the address, and may first write what it
+// queued for them (the reference leader, for up to a second); a second more is slack for a
+// loaded machine. Unlike the liveness bound it does not grow with --liveness.
+const SecondGroupGrace = 2 * time.Second
 
 // Name implements Checker.
 func (NoLostPeers) Name() string { return "no-lost-peers" }
@@ -106,17 +117,22 @@ func (NoLostPeers) Check(h []history.Record) Result {
 	}
 	// Pass 3: at any time, a peer that had joined the group and is then not connected to
 	// the reachable leader for longer than the liveness bound is lost, even if it heals.
-	var long []Evidence
+	var long, second []Evidence
 	if run := RunConfig(h); run != nil && run.Liveness > 0 {
-		long = lostTooLong(h, run.Liveness, settle)
-		for _, ev := range long {
+		long, second = lostTooLong(h, run.Liveness, settle)
+		for _, ev := range slices.Concat(long, second) {
 			res.addEvidence(ev)
 		}
-		if len(long) > 0 && lost == 0 {
+		switch {
+		case lost > 0:
+		case len(long) > 0:
 			first = long[0]
+		case len(second) > 0:
+			first = second[0]
 		}
 	}
 	res.figure("lost_too_long", float64(len(long)))
+	res.figure("second_group", float64(len(second)))
 	missing := 0
 	for _, win := range windows {
 		if win.obs < 0 {
@@ -133,6 +149,9 @@ func (NoLostPeers) Check(h []history.Record) Result {
 	case len(long) > 0:
 		res.Verdict = Fail
 		res.Summary = fmt.Sprintf("%s lost longer than the bound; first: %s", count(len(long), "peer episode"), first.What)
+	case len(second) > 0:
+		res.Verdict = Fail
+		res.Summary = fmt.Sprintf("%s in a second group for longer than %v; first: %s", count(len(second), "peer episode"), SecondGroupGrace, first.What)
 	case len(windows) == 0:
 		res.Verdict, res.Summary = Inconclusive, "the history has no settle or quiesce phase, so no observation can be judged"
 	case missing > 0 || early > 0:
@@ -227,7 +246,11 @@ func intersects(a, b []int) bool {
 // to (or at its ready, if later), keeps running while no leader is reachable, and stops at
 // the observation that shows it connected again, or at the end phase. A peer a fault
 // stopped is not judged; one resumed starts afresh, with grace to reconnect.
-func lostTooLong(h []history.Record, bound, grace time.Duration) []Evidence {
+//
+// second holds the episodes in which a live peer stayed connected to a process that does
+// not hold the reachable listener, while one does, for longer than SecondGroupGrace (see
+// secondGroups): its clock runs from the first such observation to the first without.
+func lostTooLong(h []history.Record, bound, grace time.Duration) (out, second []Evidence) {
 	type state struct {
 		joined bool
 		lost   bool
@@ -235,8 +258,29 @@ func lostTooLong(h []history.Record, bound, grace time.Duration) []Evidence {
 		told   bool
 		idx    int
 	}
-	var out []Evidence
+	type apart struct {
+		since  time.Duration
+		idx    int
+		to     []int // the processes it was connected to when the episode began
+		leader []int // and the reachable listener's
+		told   bool
+	}
 	p := newPeers()
+	groups := map[int]*apart{}
+	// tell reports an episode that has lasted until t, the record i: an observation is
+	// recorded only when the kernel's view changed, so a state lasts until the first record
+	// that no longer shows it (an observation, the peer's exit, the end).
+	tell := func(pid int, a *apart, t time.Duration, i int) {
+		if a.told || t-a.since <= SecondGroupGrace {
+			return
+		}
+		a.told = true
+		second = append(second, Evidence{T: a.since,
+			What: fmt.Sprintf("%s stayed connected to %s, which does not lead (%s listens), for %v from %v (bound %v): a second group beside the leader's",
+				p.name(pid), strings.Join(p.namesOf(a.to), ","), strings.Join(p.namesOf(a.leader), ","), t-a.since, a.since, SecondGroupGrace),
+			Peers: slices.Concat([]string{p.name(pid)}, p.namesOf(a.to)), PIDs: slices.Concat([]int{pid}, a.to),
+			Snapshot: h[a.idx].Snapshot, Records: slices.Concat(around(h, a.idx), []history.Record{h[i]})})
+	}
 	st := map[int]*state{}
 	judge := func(pid int, t time.Duration, s *state, i int, still bool) {
 		if s.told || t-s.since <= bound {
@@ -259,10 +303,25 @@ func lostTooLong(h []history.Record, bound, grace time.Duration) []Evidence {
 		case history.KindStart:
 			st[r.PID] = &state{}
 		case history.KindExit:
+			if s := st[r.PID]; s != nil && s.lost {
+				judge(r.PID, r.T, s, i, true)
+			}
+			if a := groups[r.PID]; a != nil {
+				tell(r.PID, a, r.T, i)
+				delete(groups, r.PID)
+			}
 			delete(st, r.PID)
 		case history.KindPhase:
 			if r.Detail == PhaseEnd {
-				return out
+				for pid, s := range st {
+					if s.lost {
+						judge(pid, r.T, s, i, true)
+					}
+				}
+				for pid, a := range groups {
+					tell(pid, a, r.T, i)
+				}
+				return out, second
 			}
 		case history.KindFault:
 			if s := st[r.PID]; s != nil && r.Fault != nil && (r.Fault.Signal == "SIGSTOP" || r.Fault.Signal == "SIGCONT") {
@@ -297,6 +356,21 @@ func lostTooLong(h []history.Record, bound, grace time.Duration) []Evidence {
 					leaderStopped = leaderStopped || p.excused(pid, r.T, grace)
 				}
 			}
+			apartNow := map[int][]int{}
+			if ok && !leaderStopped {
+				apartNow = secondGroups(snap, l, func(pid int) bool { return p.excused(pid, r.T, grace) })
+			}
+			for pid, a := range groups {
+				tell(pid, a, r.T, i)
+				if _, still := apartNow[pid]; !still {
+					delete(groups, pid)
+				}
+			}
+			for pid, to := range apartNow {
+				if st[pid] != nil && groups[pid] == nil {
+					groups[pid] = &apart{since: r.T, idx: i, to: to, leader: l.PIDs}
+				}
+			}
 			for pid, s := range st {
 				switch {
 				case leaderStopped && !connected[pid]:
@@ -311,6 +385,37 @@ func lostTooLong(h []history.Record, bound, grace time.Duration) []Evidence {
 					s.lost, s.since, s.idx = true, r.T, i
 				case s.lost:
 					judge(pid, r.T, s, i, true)
+				}
+			}
+		}
+	}
+	return out, second
+}
+
+// secondGroups returns the live peers of s (normalized) connected (accepted) to a process
+// that does not hold the reachable listener l, with those processes: an old leader that
+// still serves them while l's holder leads. Connections whose server side nobody known
+// holds, and those served or held by a process excused (stopped) are left out: the first
+// proves nothing, the second is the fault's doing.
+func secondGroups(s *kernel.Snapshot, l kernel.Listener, excused func(int) bool) map[int][]int {
+	out := map[int][]int{}
+	if len(l.PIDs) == 0 {
+		return out
+	}
+	for _, c := range s.Conns {
+		if c.ServerInode == 0 || len(c.ServerPIDs) == 0 || intersects(c.ServerPIDs, l.PIDs) {
+			continue
+		}
+		if slices.ContainsFunc(c.ServerPIDs, excused) {
+			continue
+		}
+		for _, pid := range c.ClientPIDs {
+			if slices.Contains(c.ServerPIDs, pid) || excused(pid) {
+				continue
+			}
+			for _, to := range c.ServerPIDs {
+				if !slices.Contains(out[pid], to) {
+					out[pid] = append(out[pid], to)
 				}
 			}
 		}

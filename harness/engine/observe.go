@@ -30,22 +30,32 @@ func (e *Engine) snapshot(detail string) (s kernel.Snapshot, ok bool) {
 	}
 	e.lastObs = now
 	e.observations++
-	pids := []int{}
-	for _, p := range e.group.Live() {
-		pids = append(pids, p.PID())
+	look := func(force bool) (kernel.Snapshot, error) {
+		pids := []int{}
+		for _, p := range e.group.Live() {
+			pids = append(pids, p.PID())
+		}
+		// A peer is its whole process tree: its descendants' sockets are its own.
+		pids = append(pids, e.tree.refresh(e.rootMap(), e.isPeer, e.Record, force)...)
+		return e.obs.Snapshot(pids)
 	}
-	// A peer is its whole process tree: its descendants' sockets are its own.
-	pids = append(pids, e.tree.refresh(e.rootMap(), e.isPeer, e.Record, false)...)
-	s, err := e.obs.Snapshot(pids)
+	s, err := look(false)
+	// A socket no scanned process holds belongs to a descendant the walk has not found (a
+	// child another thread forked), or to a process that is dying: its fd table is gone
+	// and its sockets close a moment later (a killed tcp leader's two listeners, seen then,
+	// look like two leaders of unknown owners). Walk every thread now and look again,
+	// shortly, a few times: what is still unowned after that is recorded as it is.
+	for pause := time.Millisecond; err == nil && unowned(s) && pause <= 4*time.Millisecond; pause *= 2 {
+		e.tree.wantDeep()
+		time.Sleep(pause)
+		s, err = look(true)
+	}
 	t := e.rec.now()
 	if err != nil {
 		e.rec.add(history.Record{T: t, Kind: history.KindObservation, Detail: "snapshot failed: " + err.Error()})
 		return kernel.Snapshot{}, false
 	}
 	s.Taken = t
-	if unowned(s) {
-		e.tree.wantDeep()
-	}
 	e.mu.Lock()
 	keep := detail != "" || e.prev == nil || !sameSnapshot(*e.prev, s)
 	if keep {
@@ -59,7 +69,7 @@ func (e *Engine) snapshot(detail string) (s kernel.Snapshot, ok bool) {
 }
 
 // unowned reports whether s shows a socket on the address that no scanned process holds:
-// a peer's descendant the tree walk has not found.
+// a peer's descendant the tree walk has not found, or a dying process's.
 func unowned(s kernel.Snapshot) bool {
 	for _, l := range s.Listeners {
 		if len(l.PIDs) == 0 {

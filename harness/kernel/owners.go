@@ -148,23 +148,78 @@ func (s *ownerScan) scanPID(proc, pid int, want map[uint64][]int) {
 	}
 	s.path = strconv.AppendInt(s.path[:0], int64(pid), 10)
 	s.path = append(s.path, "/fd\x00"...)
-	fd, err := openatBytes(proc, &s.path[0], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
-	if err != nil {
+	if s.scanFDs(proc, pid, want) > 0 {
 		return
 	}
+	// No fd at all: the process is dying, and its main thread, whose table /proc/PID/fd
+	// shows, has ended while other threads still hold the table and so its sockets (for
+	// tens of ms, for a Go peer with many threads). Their own fd folders still show it.
+	for _, tid := range s.tasks(proc, pid) {
+		s.path = strconv.AppendInt(s.path[:0], int64(pid), 10)
+		s.path = append(s.path, "/task/"...)
+		s.path = strconv.AppendInt(s.path, int64(tid), 10)
+		s.path = append(s.path, "/fd\x00"...)
+		if s.scanFDs(proc, pid, want) > 0 {
+			return
+		}
+	}
+}
+
+// tasks returns the thread ids of pid other than pid itself.
+func (s *ownerScan) tasks(proc, pid int) []int {
+	s.path = strconv.AppendInt(s.path[:0], int64(pid), 10)
+	s.path = append(s.path, "/task\x00"...)
+	fd, err := openatBytes(proc, &s.path[0], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return nil
+	}
 	defer unix.Close(fd)
+	var tids []int
 	for {
 		n, err := unix.Getdents(fd, s.dents)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil || n <= 0 {
-			return
+			return tids
+		}
+		forEachDirent(s.dents[:n], func(name []byte, _ *byte) {
+			tid := 0
+			for _, c := range name {
+				if c < '0' || c > '9' {
+					return
+				}
+				tid = tid*10 + int(c-'0')
+			}
+			if tid != pid {
+				tids = append(tids, tid)
+			}
+		})
+	}
+}
+
+// scanFDs reads the fd folder s.path (relative to proc) and appends to s.found a pair for
+// every wanted inode, as held by pid. It returns how many fds the folder listed.
+func (s *ownerScan) scanFDs(proc, pid int, want map[uint64][]int) int {
+	fd, err := openatBytes(proc, &s.path[0], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	fds := 0
+	for {
+		n, err := unix.Getdents(fd, s.dents)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return fds
 		}
 		forEachDirent(s.dents[:n], func(name []byte, cname *byte) {
 			if name[0] == '.' {
 				return
 			}
+			fds++
 			m, err := readlinkatBytes(fd, cname, s.link)
 			if err != nil {
 				return

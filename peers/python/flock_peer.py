@@ -17,6 +17,11 @@ splitbrain peer protocol's events (ready, leader, follower, lost) on stdout. Swi
                 grandchild runs the election, outside the peer's process group.
   --careless    no lock: on a refused connect it removes whatever is at the path (a
                 planted file or directory too) and listens: the classic probe-then-unlink.
+  --resign S    the run's first leader (epoch 1), once it has two followers, resigns a
+                second later: it closes its listener, removes the path, releases the lock
+                and drops half its followers, who elect a new leader; the other half it
+                keeps connected for S seconds more, a group apart from the new leader's,
+                then drops them too and rejoins as a follower.
 
 Designs that differ from the usual and are correct all the same:
 
@@ -58,18 +63,86 @@ def epoch_next(lock_fd):
     return epoch
 
 
-def serve(servers, epoch):
+def serve(servers, epoch, resign=None):
+    """Leads until the process dies; with resign (seconds), returns once it has resigned
+    and, that long after, dropped the followers it kept."""
     say("leader", epoch=epoch)
     members = []
 
     def accept(srv):
         while True:
-            conn, _ = srv.accept()
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return  # the listener was closed: resigned
             members.append(conn)  # held open: a follower sees EOF only when the leader dies
 
-    for srv in servers[1:]:
-        threading.Thread(target=accept, args=(srv,), daemon=True).start()
-    accept(servers[0])
+    if resign is None:
+        for srv in servers[1:]:
+            threading.Thread(target=accept, args=(srv,), daemon=True).start()
+        accept(servers[0])
+        return
+    # Resigning: the accepts poll, since closing a listener another thread is blocked in
+    # accept() on leaves the kernel's socket listening until that accept returns.
+    done = threading.Event()
+
+    def poll(srv):
+        srv.settimeout(0.05)
+        while not done.is_set():
+            try:
+                conn, _ = srv.accept()
+            except socket.timeout:
+                continue
+            conn.settimeout(None)
+            members.append(conn)
+
+    threads = [threading.Thread(target=poll, args=(srv,), daemon=True) for srv in servers]
+    for t in threads:
+        t.start()
+    while len(live(members)) < 2:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    done.set()
+    for t in threads:
+        t.join()
+    return live(members)
+
+
+def live(conns):
+    """The connections whose follower has not hung up (a killed follower's stays in the
+    list): half of these are kept, half dropped, so that a new leader is elected."""
+    out = []
+    for c in conns:
+        try:
+            if c.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            continue
+        out.append(c)
+    return out
+
+
+def resign(servers, members, lock_fd, addr, linger):
+    """Resigns as a careful leader would (listener closed, then the path, then the lock),
+    but drops only half its followers; the rest stay on its accepted connections, served
+    by a peer that no longer leads, while the others elect a new leader."""
+    for srv in servers:
+        srv.close()
+    if addr is not None:
+        try:
+            os.unlink(addr)
+        except FileNotFoundError:
+            pass
+    os.close(lock_fd)
+    say("lost", reason="resigned")
+    kept = members[: len(members) // 2]
+    for conn in members[len(members) // 2:]:
+        conn.close()
+    time.sleep(linger)
+    for conn in kept:
+        conn.close()
 
 
 def alive(addr):
@@ -86,7 +159,7 @@ def alive(addr):
         c.close()
 
 
-def lead_unix(addr, lock_fd, rename):
+def lead_unix(addr, lock_fd, rename, linger=None):
     if alive(addr):
         return False
     epoch = epoch_next(lock_fd)
@@ -105,10 +178,15 @@ def lead_unix(addr, lock_fd, rename):
             pass
         srv.bind(addr)
         srv.listen(128)
-    serve([srv], epoch)
+    if epoch != 1:
+        linger = None  # only the run's first leader resigns
+    members = serve([srv], epoch, linger)
+    if linger is not None:
+        resign([srv], members, lock_fd, addr, linger)
+    return True
 
 
-def lead_tcp(port, lock_fd):
+def lead_tcp(port, lock_fd, linger=None):
     # The kernel closes a killed process's fds in ascending order. [::1]'s socket is made
     # first (the lower fd), so a dying leader never shows [::1] alone; 127.0.0.1 is bound
     # first, so a new leader waits until the old one's 127.0.0.1 is gone.
@@ -127,7 +205,13 @@ def lead_tcp(port, lock_fd):
             raise
     s4.listen(128)
     s6.listen(128)
-    serve([s4, s6], epoch_next(lock_fd))
+    epoch = epoch_next(lock_fd)
+    if epoch != 1:
+        linger = None  # only the run's first leader resigns
+    members = serve([s4, s6], epoch, linger)
+    if linger is not None:
+        resign([s4, s6], members, lock_fd, None, linger)
+    return True
 
 
 def main():
@@ -139,6 +223,7 @@ def main():
     ap.add_argument("--startup", type=float, default=0)
     ap.add_argument("--careless", action="store_true")
     ap.add_argument("--daemonize", action="store_true")
+    ap.add_argument("--resign", type=float, default=None)
     args = ap.parse_args()
     if args.daemonize:
         if os.fork() > 0:
@@ -195,11 +280,15 @@ def main():
                 os.close(fd)
                 time.sleep(0.02)
                 continue
-            led = lead_tcp(port, fd) if tcp else lead_unix(addr, fd, args.rename)
+            linger, args.resign = args.resign, None  # a process resigns once
+            led = lead_tcp(port, fd, linger) if tcp else lead_unix(addr, fd, args.rename, linger)
             if led is False:
                 os.close(fd)  # the old leader is still on its way out
+                args.resign = linger
                 time.sleep(0.01)
                 continue
+            if linger is not None:
+                continue  # resigned (the lock is released): rejoin as a follower
             return
         say("follower", leader="?")
         if args.nap and not napped:

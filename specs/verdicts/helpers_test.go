@@ -97,3 +97,26 @@ func verdict(r report.Results, name string) (check.Verdict, string) {
 	}
 	return "", "no such invariant in results.json"
 }
+
+// figure returns results.json's figure name of the invariant inv (0 if absent).
+func figure(r report.Results, inv, name string) float64 {
+	for _, res := range r.Invariants {
+		if res.Name == inv {
+			return res.Figures[name]
+		}
+	}
+	return 0
+}
+
+// evidence joins what every piece of evidence of the invariant inv says, one a line.
+func evidence(r report.Results, inv string) string {
+	var b strings.Builder
+	for _, res := range r.Invariants {
+		if res.Name == inv {
+			for _, ev := range res.Evidence {
+				b.WriteString(ev.What + "\n")
+			}
+		}
+	}
+	return b.String()
+}
