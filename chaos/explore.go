@@ -164,6 +164,9 @@ type Result struct {
 	// how many it took (1 for a steered interleaving).
 	Reproduced  bool `json:"reproduced"`
 	ReplayTries int  `json:"replay_tries,omitempty"`
+	// Unreproduced counts counterexamples found, shrunk and dropped because they did not
+	// replay within replayTries tries (races of free peers); the search went on.
+	Unreproduced int `json:"unreproduced,omitempty"`
 	// Rapid is rapid's own report of the failure (flaky or not), if any.
 	Rapid string `json:"rapid,omitempty"`
 	// LeaderKills counts leader kills and terms in schedules that passed: faults survived.
@@ -177,6 +180,46 @@ func (r Result) Found() bool { return r.Violation != nil }
 
 // replayTries bounds the replays that confirm a counterexample.
 const replayTries = 3
+
+// confirm replays res.Counterexample as `splitbrain replay` would, up to replayTries times
+// (a steered interleaving replays at once; a race between free peers, a timing schedule or
+// a start of several free peers, may need another try), falling back to rapid's own shrunk
+// schedule; it sets res.Reproduced and, when it did, the counterexample to the replay and
+// returns the replay's history.
+func (ex *exploration) confirm(ctx context.Context, cfg *Config, res *Result) ([]history.Record, error) {
+	var again Schedule
+	var recs []history.Record
+	res.Reproduced = false
+	for try := 0; try < replayTries && !res.Reproduced; try++ {
+		var err error
+		again, recs, err = runSchedule(ctx, cfg, *res.Counterexample)
+		if err != nil {
+			return nil, err
+		}
+		res.Runs++
+		res.ReplayTries = try + 1
+		res.Reproduced = again.Violation != nil
+	}
+	if !res.Reproduced && len(ex.last.Steps) > len(res.Counterexample.Steps) {
+		// A race of free peers may not replay every time: fall back to rapid's own
+		// shrunk schedule if that one does.
+		rapids, rrecs, err := runSchedule(ctx, cfg, *ex.last)
+		if err != nil {
+			return nil, err
+		}
+		res.Runs++
+		if rapids.Violation != nil {
+			again, recs, res.Reproduced = rapids, rrecs, true
+		}
+	}
+	if !res.Reproduced {
+		return nil, nil
+	}
+	// The folder holds the replay, so its results.json judges what it shows.
+	res.Counterexample = &again
+	res.Violation = again.Violation
+	return recs, nil
+}
 
 // rapidMu serializes explorations: rapid reads its settings from package flags.
 var rapidMu sync.Mutex
@@ -255,45 +298,29 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, "chaos: schedule %d (seed %d) failed: %v; shrunk to %d steps\n", i+1, seed, res.Violation, res.Counterexample.Len())
 		}
-		break
+		recs, err := ex.confirm(ctx, &cfg, &res)
+		if err != nil {
+			res.Elapsed, res.Runs = time.Since(begin), res.Runs+ex.runs
+			return res, err
+		}
+		if res.Reproduced {
+			lastRecs = recs
+			break
+		}
+		if ctx.Err() != nil || time.Since(begin) > cfg.Budget {
+			break // nothing that replays within the budget: report the last one, unconfirmed
+		}
+		// A counterexample a user cannot replay is no use to them: a race of free peers
+		// that came out once in replayTries tries. Search on for one that replays.
+		res.Unreproduced++
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "chaos: schedule %d (seed %d): the shrunk counterexample did not replay in %d tries; searching on\n", i+1, seed, replayTries)
+		}
+		ex.first, ex.last, ex.lastFailRecs = nil, nil, nil
 	}
 	res.Runs += ex.runs
 	if res.Violation == nil {
 		res.Search = time.Since(begin)
-	} else {
-		// The counterexample must replay: run it again, as `splitbrain replay` would. A
-		// steered interleaving replays at once; a race between free peers (a timing
-		// schedule, or a start of several free peers) may need another try.
-		var again Schedule
-		var recs []history.Record
-		for try := 0; try < replayTries && !res.Reproduced; try++ {
-			var err error
-			again, recs, err = runSchedule(ctx, &cfg, *res.Counterexample)
-			if err != nil {
-				return res, err
-			}
-			res.Runs++
-			res.ReplayTries = try + 1
-			res.Reproduced = again.Violation != nil
-		}
-		if !res.Reproduced && len(ex.last.Steps) > len(res.Counterexample.Steps) {
-			// A race of free peers may not replay every time: fall back to rapid's own
-			// shrunk schedule if that one does.
-			rapids, rrecs, err := runSchedule(ctx, &cfg, *ex.last)
-			if err != nil {
-				return res, err
-			}
-			res.Runs++
-			if rapids.Violation != nil {
-				again, recs, res.Reproduced = rapids, rrecs, true
-			}
-		}
-		if res.Reproduced {
-			// The folder holds the replay, so its results.json judges what it shows.
-			lastRecs = recs
-			res.Counterexample = &again
-			res.Violation = again.Violation
-		}
 	}
 	res.Elapsed = time.Since(begin)
 	if cfg.Out != "" {

@@ -143,6 +143,9 @@ func exploreReport(w io.Writer, what string, res chaos.Result) int {
 	if what == "explore" {
 		fmt.Fprintf(w, "found after %v of search (%d schedules); shrunk to %d steps; replayed: %v\n",
 			res.Search.Round(time.Millisecond), res.Schedules, res.Counterexample.Len(), res.Reproduced)
+		if res.Unreproduced > 0 {
+			fmt.Fprintf(w, "(%d earlier counterexamples did not replay in 3 tries, races of free peers, and the search went on)\n", res.Unreproduced)
+		}
 	}
 	if res.Dir != "" {
 		fmt.Fprintf(w, "replay: %s replay %s\n", selfCommand(), shellQuote(filepath.Join(res.Dir, "schedule.json")))
