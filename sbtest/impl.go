@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/splitbrain-dev/splitbrain/harness/proc"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
 	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
@@ -92,7 +93,7 @@ func (i Impl) command() (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("go peer %s: find the test binary: %w", i.goPeer, err)
 		}
-		return shellQuote(self) + " " + peerArg + i.goPeer, nil
+		return proc.Quote(self) + " " + peerArg + i.goPeer, nil
 	case strings.TrimSpace(i.cmdline) != "":
 		return i.cmdline, nil
 	}
@@ -223,18 +224,6 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it (the harness splits command lines
-// like a shell).
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ',' || r == ':' || r == '=' ||
-			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Sentinel errors of Run and Check.

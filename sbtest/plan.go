@@ -15,6 +15,7 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/conformance"
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/proc"
 	"github.com/splitbrain-dev/splitbrain/harness/report"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
 	"github.com/splitbrain-dev/splitbrain/harness/timeline"
@@ -140,7 +141,7 @@ func (c RunConfig) seed() (int64, error) {
 
 // replay is the `splitbrain run` command line of this run: every field that shapes it.
 func (c RunConfig) replay(impl, transport string, seed int64) string {
-	args := []string{"splitbrain", "run", "--impl", shellQuote(impl), "--transport", transport}
+	args := []string{"splitbrain", "run", "--impl", proc.Quote(impl), "--transport", transport}
 	if c.Peers != 0 {
 		args = append(args, "--peers", strconv.Itoa(c.Peers))
 	}
@@ -151,7 +152,7 @@ func (c RunConfig) replay(impl, transport string, seed int64) string {
 		args = append(args, "--duration", c.Duration.String())
 	}
 	if len(c.Faults) > 0 {
-		args = append(args, "--faults", shellQuote(strings.Join(c.Faults, ",")))
+		args = append(args, "--faults", proc.Quote(strings.Join(c.Faults, ",")))
 	}
 	if c.Settle > 0 {
 		args = append(args, "--settle", c.Settle.String())
@@ -160,7 +161,7 @@ func (c RunConfig) replay(impl, transport string, seed int64) string {
 		args = append(args, "--liveness", c.Liveness.String())
 	}
 	if c.Failpoints != "" {
-		args = append(args, "--failpoints", shellQuote(c.Failpoints))
+		args = append(args, "--failpoints", proc.Quote(c.Failpoints))
 	}
 	switch {
 	case c.Broadcasts < 0:
@@ -243,12 +244,12 @@ func (c Conformance) execute(ctx context.Context, out string) (*Result, error) {
 	if rep == nil {
 		return nil, err
 	}
-	args := []string{"splitbrain", "conformance", "--impl", shellQuote(impl), "--transport", transport, "--size", string(size)}
+	args := []string{"splitbrain", "conformance", "--impl", proc.Quote(impl), "--transport", transport, "--size", string(size)}
 	if c.Shard != "" {
 		args = append(args, "--shard", shard.String())
 	}
 	if len(c.Cases) > 0 {
-		args = append(args, "--case", shellQuote(strings.Join(c.Cases, ",")))
+		args = append(args, "--case", proc.Quote(strings.Join(c.Cases, ",")))
 	}
 	res := fromConformance(rep, out, strings.Join(args, " "), ctx.Err() != nil)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/splitbrain-dev/splitbrain/harness/proc"
 )
 
 // implUsage is the help of --impl for the commands whose default is the reference peer.
@@ -28,7 +30,7 @@ func defaultImpl(impl *string, cmd string, stderr io.Writer) bool {
 		fmt.Fprintf(stderr, "splitbrain %s: cannot find this binary for the reference peer (%v): give --impl\n", cmd, err)
 		return false
 	}
-	*impl = shellQuote(self) + " peer"
+	*impl = proc.Quote(self) + " peer"
 	return true
 }
 
@@ -56,7 +58,7 @@ func selfCommand() string {
 			return name
 		}
 	}
-	return shellQuote(exe)
+	return proc.Quote(exe)
 }
 
 func sameFile(a, b string) bool {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/chaos"
+	"github.com/splitbrain-dev/splitbrain/harness/proc"
 )
 
 const exploreUsage = `usage: splitbrain explore [flags]
@@ -148,7 +149,7 @@ func exploreReport(w io.Writer, what string, res chaos.Result) int {
 		}
 	}
 	if res.Dir != "" {
-		fmt.Fprintf(w, "replay: %s replay %s\n", selfCommand(), shellQuote(filepath.Join(res.Dir, "schedule.json")))
+		fmt.Fprintf(w, "replay: %s replay %s\n", selfCommand(), proc.Quote(filepath.Join(res.Dir, "schedule.json")))
 		fmt.Fprintf(w, "splitbrain: results in %s\n", res.Dir)
 	}
 	return 1

@@ -14,6 +14,7 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/check"
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/proc"
 	"github.com/splitbrain-dev/splitbrain/harness/report"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
 	"github.com/splitbrain-dev/splitbrain/harness/timeline"
@@ -121,7 +122,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			replay = append(replay, "--force")
 		case name == "fail-fast" || name == "force":
 		case name == "impl" || set[name]:
-			replay = append(replay, "--"+name, shellQuote(fs.Lookup(name).Value.String()))
+			replay = append(replay, "--"+name, proc.Quote(fs.Lookup(name).Value.String()))
 		}
 	}
 	replay = append(replay, "--seed", strconv.FormatInt(seed, 10))
@@ -215,14 +216,3 @@ func firstViolation(results check.Results) (time.Duration, string, bool) {
 
 // seconds renders d as seconds with millisecond precision, e.g. "3.142s".
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ',' || r == ':' || r == '=' ||
-			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
+	"github.com/splitbrain-dev/splitbrain/harness/proc"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
 )
 
@@ -161,7 +162,7 @@ func (c Case) Replay(bin, impl, transport string) string {
 	if bin == "" {
 		bin = "splitbrain"
 	}
-	args := []string{bin, "run", "--impl", shellQuote(impl), "--transport", transport,
+	args := []string{bin, "run", "--impl", proc.Quote(impl), "--transport", transport,
 		"--peers", fmt.Sprint(c.Peers), "--rounds", fmt.Sprint(c.Rounds),
 		"--faults", strings.Join(c.Scenario.Faults, ","), "--seed", fmt.Sprint(c.Seed)}
 	if c.Settle > 0 {
@@ -207,15 +208,4 @@ func Select(cs []Case, names string) ([]Case, error) {
 		return nil, fmt.Errorf("unknown case %s: choose from %s", strings.Join(unknown, ", "), strings.Join(Names(cs), ", "))
 	}
 	return out, nil
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ',' || r == ':' || r == '=' ||
-			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -31,3 +31,15 @@ func Split(cmdline string) ([]string, error) {
 	}
 	return argv, nil
 }
+
+// Quote quotes s for a POSIX shell when it needs it, so that Split (and a shell) reads it
+// back as one word: a command line the harness prints can be pasted as it is.
+func Quote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ',' || r == ':' || r == '=' ||
+			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
