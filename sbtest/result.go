@@ -197,10 +197,6 @@ func fromConformance(rep *conformance.Report, out, replay string, interrupted bo
 			Dir: dir, Replay: c.Replay, Error: c.Error, Elapsed: c.Duration}
 		res.Cases = append(res.Cases, cs)
 		res.Elapsed += c.Duration
-		if c.Confidence != nil {
-			res.Confidence.Trials += c.Confidence.Trials
-			res.Confidence.Violations += c.Confidence.Violations
-		}
 		for _, inv := range invariants(c.Invariants, c.Name) {
 			i, ok := worst[inv.Name]
 			if !ok {
@@ -213,8 +209,8 @@ func fromConformance(rep *conformance.Report, out, replay string, interrupted bo
 			}
 		}
 	}
-	res.Confidence.Level = check.DefaultLevel
-	res.Confidence.RateUpperBound = check.RateUpperBound(res.Confidence.Violations, res.Confidence.Trials, check.DefaultLevel)
+	c := rep.Confidence
+	res.Confidence = Confidence{Trials: c.Trials, Violations: c.Violations, Level: c.Level, RateUpperBound: c.RateUpperBound}
 	if interrupted && res.Verdict == Pass {
 		res.Verdict, res.ExitCode = Inconclusive, check.ExitInconclusive
 	}

@@ -8,8 +8,8 @@ result folder) and appends a Markdown summary to $GITHUB_STEP_SUMMARY (stdout wh
 set): the verdict, a table of cases x invariants, the confidence line, and for each failed case
 its first evidence, its replay command and where its timeline is in the artifact.
 
-The confidence line is splitbrain's own: a run's results.json "confidence", or the sum of a
-conformance report's cases' (trials and violations), bounded the way splitbrain bounds it.
+The confidence line is splitbrain's own: results.json's "confidence" (a run's, or a
+conformance report's over every case), worded as splitbrain words it.
 
 Exit status: 0, or 3 when DIR has no readable results.json (the summary then says so).
 Standard library only.
@@ -71,26 +71,6 @@ def figure_sum(cases, invariant, name):
     return int(total)
 
 
-def rate_upper_bound(x, n, level):
-    """The one-sided Clopper-Pearson bound, as splitbrain computes it (check.RateUpperBound)."""
-    if n <= 0 or x >= n:
-        return 1.0
-    alpha = 1 - level
-    if x == 0:
-        return 1 - alpha ** (1.0 / n)
-    from math import comb
-    def cdf(p):
-        return sum(comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(x + 1))
-    lo, hi = 0.0, 1.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if cdf(mid) > alpha:
-            lo = mid
-        else:
-            hi = mid
-    return hi
-
-
 def pct(f):
     x = 100 * f
     if x >= 10:
@@ -101,21 +81,15 @@ def pct(f):
 
 
 def confidence(report, cases):
-    """The confidence line, as splitbrain prints it: results.json's "confidence" (a run) or
-    the cases' (a conformance report, summed over cases)."""
-    confs = []
-    if isinstance(report.get("confidence"), dict):
-        confs = [report["confidence"]]
-    else:
-        confs = [c["confidence"] for c in cases if isinstance(c.get("confidence"), dict)]
-    if not confs:
+    """The confidence line, as splitbrain prints it, from results.json's "confidence": a run's,
+    or a conformance report's over every case."""
+    c = report.get("confidence")
+    if not isinstance(c, dict):
         return "no bound: results.json carries no confidence figures (a splitbrain older than this action?)"
-    trials = sum(int(c.get("trials", 0)) for c in confs)
-    violations = sum(int(c.get("violations", 0)) for c in confs)
-    level = float(confs[0].get("level", 0.95))
+    trials, violations = int(c.get("trials", 0)), int(c.get("violations", 0))
     if trials == 0:
         return "no leader kill, so no bound on the split-brain rate per leader kill"
-    bound = "rate below %s %% at %s %% confidence" % (pct(rate_upper_bound(violations, trials, level)), pct(level))
+    bound = "rate below %s %% at %s %% confidence" % (pct(float(c.get("rate_upper_bound", 1))), pct(float(c.get("level", 0.95))))
     if violations == 0:
         return "no split brain in %d leader kills: %s" % (trials, bound)
     return "split brain after %d of %d leader kills: %s" % (violations, trials, bound)

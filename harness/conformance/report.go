@@ -51,6 +51,8 @@ type Report struct {
 	// one N and the suite version is this binary's.
 	Missing []string     `json:"missing,omitempty"`
 	Cases   []CaseResult `json:"cases"`
+	// Confidence is the bound over every case: their leader kills and split brains summed.
+	Confidence check.Confidence `json:"confidence"`
 }
 
 // CaseResult is one case's outcome.
@@ -112,6 +114,20 @@ func (r *Report) finish() {
 		}
 	}
 	r.Verdict, r.ExitCode = v, exitCode(v)
+	r.Confidence = r.total()
+}
+
+// total is the bound over every case that ran: trials and violations summed.
+func (r *Report) total() check.Confidence {
+	all := check.Confidence{Level: check.DefaultLevel}
+	for _, c := range r.Cases {
+		if c.Confidence != nil {
+			all.Trials += c.Confidence.Trials
+			all.Violations += c.Confidence.Violations
+		}
+	}
+	all.RateUpperBound = check.RateUpperBound(all.Violations, all.Trials, all.Level)
+	return all
 }
 
 // Write writes r as dir/results.json and dir/junit.xml, each whole or not at all.
@@ -318,15 +334,7 @@ func Summary(w io.Writer, r *Report) error {
 	for _, m := range r.Missing {
 		fmt.Fprintf(&b, "  %-14s %s (no shard ran it)\n", "MISSING", m)
 	}
-	all := check.Confidence{Level: check.DefaultLevel}
-	for _, c := range r.Cases {
-		if c.Confidence != nil {
-			all.Trials += c.Confidence.Trials
-			all.Violations += c.Confidence.Violations
-		}
-	}
-	all.RateUpperBound = check.RateUpperBound(all.Violations, all.Trials, all.Level)
-	b.WriteString("splitbrain conformance: over every case, " + strings.TrimPrefix(report.ConfidenceLine(all), "confidence: ") + "\n")
+	b.WriteString("splitbrain conformance: over every case, " + strings.TrimPrefix(report.ConfidenceLine(r.total()), "confidence: ") + "\n")
 	fmt.Fprintf(&b, "splitbrain conformance: suite %s (%s), %s over %s, shards %s: %s (exit %d)\n",
 		r.SuiteVersion, r.Size, r.Impl, r.Transport, strings.Join(r.Shards, ","), strings.ToUpper(string(r.Verdict)), r.ExitCode)
 	_, err := io.WriteString(w, b.String())
