@@ -130,6 +130,16 @@ func (Liveness) Check(h []history.Record) Result {
 			Records: slices.Concat(around(h, lostIdx), []history.Record{h[i]}),
 		})
 	}
+	// stopClock judges the gap so far at h[i], when nobody can elect for now (a plant, the
+	// group down, every able peer stopped): a gap past the bound fails, a shorter one is
+	// unmeasured (no leader could have come).
+	stopClock := func(i int) {
+		if gap := h[i].T - lostAt; gap > bound {
+			judge(i, gap, "no leader for")
+		} else {
+			unmeasured++
+		}
+	}
 	for i, r := range h {
 		wasLive := len(p.live)
 		silentTooLong(i)
@@ -148,11 +158,7 @@ func (Liveness) Check(h []history.Record) Result {
 			switch r.Detail {
 			case "", PlantPlanted:
 				if lost && !waiting && !ended {
-					if gap := r.T - lostAt; gap > bound {
-						judge(i, gap, "no leader for")
-					} else {
-						unmeasured++
-					}
+					stopClock(i)
 				}
 				plantedNow, waiting = true, true
 			case PlantFinal:
@@ -172,11 +178,7 @@ func (Liveness) Check(h []history.Record) Result {
 			case "SIGSTOP":
 				stopped[r.PID] = true
 				if lost && !waiting && !anyAble() && !ended {
-					if gap := r.T - lostAt; gap > bound {
-						judge(i, gap, "no leader for")
-					} else {
-						unmeasured++
-					}
+					stopClock(i)
 					waiting = true
 				}
 			case "SIGCONT":
@@ -202,11 +204,7 @@ func (Liveness) Check(h []history.Record) Result {
 			} else if lost && !waiting && len(p.live) == 0 && !ended {
 				// Every peer is down while the clock runs: the gap so far is judged now, so
 				// that a restart of the group cannot erase it.
-				if gap := r.T - lostAt; gap > bound {
-					judge(i, gap, "no leader for")
-				} else {
-					unmeasured++
-				}
+				stopClock(i)
 				waiting = true
 			} else if lost && !waiting && !anyAble() && !ended {
 				waiting = true
