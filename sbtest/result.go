@@ -166,7 +166,7 @@ func fromRun(o *run.Outcome, seed int64, replay string) *Result {
 		Invariants: invariants(o.Results.Parts, ""), Dir: abs(o.Dir), Replay: replay,
 		Seed: seed, Elapsed: o.Elapsed, Interrupted: o.Interrupted,
 	}
-	_, c := o.Exercised()
+	c := o.Confidence
 	res.Confidence = Confidence{Trials: c.Trials, Violations: c.Violations, Level: c.Level, RateUpperBound: c.RateUpperBound}
 	if o.Interrupted && res.Verdict == Pass {
 		res.Verdict, res.ExitCode = Inconclusive, check.ExitInconclusive

@@ -156,7 +156,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "splitbrain: %d rounds (%d without a target), %d processes started, %d broadcasts, %v\n",
 		outcome.Rounds, outcome.Skipped, outcome.Started, outcome.Broadcasts, outcome.Elapsed.Round(time.Millisecond))
 	if *untilConf > 0 {
-		_, c := outcome.Exercised()
+		c := outcome.Confidence
 		if outcome.ConfidenceReached {
 			fmt.Fprintf(stdout, "splitbrain: --until-confidence %s: reached after %d leader kills (bound %s)\n", report.Percent(*untilConf), c.Trials, report.Percent(c.RateUpperBound))
 		} else {

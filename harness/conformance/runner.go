@@ -109,8 +109,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			cr.Verdict, cr.ExitCode, cr.Error = HarnessError, ExitHarness, err.Error()
 		default:
 			cr.Invariants = trim(out.Results.Parts)
-			_, conf := out.Exercised()
-			cr.Confidence = &conf
+			cr.Confidence = &out.Confidence
 			cr.Verdict, cr.ExitCode = out.Results.Verdict(), out.Results.ExitCode()
 			if err != nil {
 				cr.Verdict, cr.ExitCode, cr.Error = HarnessError, ExitHarness, err.Error()

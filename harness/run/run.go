@@ -29,6 +29,10 @@ type Outcome struct {
 	FaultCounts map[string]int // injected faults by name
 	Started     int            // peer processes started
 	Interrupted bool           // ctx ended before the run did
+	// Exercised is what the run exercised and Confidence the bound it earned: the engine's
+	// tally of the whole history, the figures results.json gives.
+	Exercised  check.Exercised
+	Confidence check.Confidence
 	// ConfidenceReached is set when Config.UntilConfidence ended the fault phase.
 	ConfidenceReached bool
 	NoLeader          bool // no first leader appeared, so no faults ran
@@ -46,11 +50,6 @@ type Outcome struct {
 	// interval between two (median) and ObservedMax the longest.
 	Observations               int
 	ObservedEvery, ObservedMax time.Duration
-}
-
-// Exercised is what the run exercised and the confidence it earned, as results.json says.
-func (o *Outcome) Exercised() (check.Exercised, check.Confidence) {
-	return check.Exercise(o.Records, check.DefaultLevel)
 }
 
 // Run runs cfg to the end, or until ctx ends (then it stops early, but still stops and reaps
@@ -95,6 +94,7 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	out.Started = e.Started()
 	out.Broadcasts = int(r.broadcasts.Load())
 	out.Observations, out.ObservedEvery, out.ObservedMax = e.ObservationStats()
+	out.Exercised, out.Confidence = e.Exercised()
 	if v := e.Violation(); v != nil {
 		out.Violation, out.ViolationAt = v.Error(), v.T
 	}
