@@ -47,7 +47,7 @@ func newDriver(cfg *Config) (*driver, error) {
 		Impl: cfg.Impl, Transport: cfg.Transport, Failpoints: fps,
 		MaxLive: 2 * cfg.MaxPeers, Timeout: startWait, Quiet: cfg.Quiet, Poll: poll,
 		Grace: time.Second, StderrLines: 10, StopAtViolation: true, Invariants: cfg.Invariants,
-		Syscalls: cfg.Syscalls,
+		Syscalls: cfg.Syscalls, SteerSyscalls: cfg.Mode == ModeSyscalls,
 		Run: history.Run{Settle: cfg.Settle, Liveness: liveness, Faults: []string{"chaos:" + cfg.Mode},
 			Invariants: cfg.Invariants},
 	})
@@ -218,7 +218,7 @@ func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err er
 	e := d.e
 	switch st.Op {
 	case OpStart:
-		if d.cfg.Mode == ModeSteered && !st.Steered {
+		if d.cfg.Mode != ModeTiming && !st.Steered {
 			// Steered schedules keep their races in the steering: free peers start one
 			// after the other, each once the group is at rest, so a schedule replays (and
 			// shrinks) as one interleaving. Storms of free peers are timing schedules'.
@@ -268,7 +268,7 @@ func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err er
 			}
 			return e.AtRest(st.Peer, before.Pauses)
 		})
-		e.RunTo(st.Peer, "") // a run-to that did not arrive ends with the step
+		e.EndRunTo(st.Peer) // a run-to that did not arrive ends with the step
 		return "", true, err
 
 	case OpKill, OpTerm:

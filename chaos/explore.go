@@ -26,6 +26,11 @@ const (
 	ModeSteered = "steered"
 	// ModeTiming: black-box peers (no failpoint events), faults with drawn delays and gaps.
 	ModeTiming = "timing"
+	// ModeSyscalls: any peer, unchanged, steered at its election syscalls (seccomp user
+	// notification, engine.Config.SteerSyscalls): started held before its first connect,
+	// bind, listen, unlink, rename or lock, it makes one such call per step that says so.
+	// A schedule is one interleaving of syscalls, and replays as the same one.
+	ModeSyscalls = "syscalls"
 )
 
 // ErrConfig marks a configuration Explore refuses; the message names the field and the fix.
@@ -37,9 +42,13 @@ type Config struct {
 	Impl string
 	// Transport is "unix" (default) or "tcp".
 	Transport string
-	// Mode is ModeSteered or ModeTiming; "" finds out by starting one peer with every
-	// failpoint paused: a peer that announces one is steered.
+	// Mode is ModeSteered, ModeTiming or ModeSyscalls; "" finds out by starting one peer
+	// with every failpoint paused: a peer that announces one is steered, a black-box one is
+	// steered at its syscalls when SteerBlackBox is set, and timed otherwise.
 	Mode string
+	// SteerBlackBox picks ModeSyscalls for a black-box peer when Mode is "": set it when
+	// seccomp user notification is available here (syscalls.Available).
+	SteerBlackBox bool
 	// Budget bounds the search for a counterexample (shrinking is bounded by ShrinkTime
 	// on top); default 1 minute.
 	Budget time.Duration
@@ -92,8 +101,10 @@ func (c *Config) defaults() error {
 	}
 	switch c.Mode {
 	case "", ModeSteered, ModeTiming:
+	case ModeSyscalls:
+		c.Syscalls = true
 	default:
-		return fmt.Errorf("%w: mode %q: use %s, %s or leave it empty", ErrConfig, c.Mode, ModeSteered, ModeTiming)
+		return fmt.Errorf("%w: mode %q: use %s, %s, %s or leave it empty", ErrConfig, c.Mode, ModeSteered, ModeTiming, ModeSyscalls)
 	}
 	if c.Budget <= 0 {
 		c.Budget = time.Minute
@@ -240,6 +251,9 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Mode == "" {
 		if cfg.Mode, err = detectMode(ctx, &cfg); err != nil {
 			return Result{}, err
+		}
+		if cfg.Mode == ModeTiming && cfg.SteerBlackBox {
+			cfg.Mode, cfg.Syscalls = ModeSyscalls, true
 		}
 	}
 	if cfg.Seed == 0 {

@@ -8,6 +8,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/splitbrain-dev/splitbrain/election"
+	"github.com/splitbrain-dev/splitbrain/harness/engine"
 )
 
 // machine is the rapid state machine: each action draws one Step (every choice a labelled
@@ -47,7 +48,7 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 		a["stale"] = func(t *rapid.T) { m.step(t, Step{Op: OpStale}) }
 		a["plant"] = m.plant
 	}
-	if m.cfg.Mode == ModeSteered {
+	if m.cfg.Mode != ModeTiming {
 		a["continue"] = func(t *rapid.T) { m.steer(t, OpContinue) }
 		a["run-to"] = func(t *rapid.T) { m.steer(t, OpRunTo) }
 		a["free"] = func(t *rapid.T) { m.steer(t, OpFree) }
@@ -121,7 +122,7 @@ func (m *machine) start(t *rapid.T) {
 	}
 	n := rapid.IntRange(1, min(3, room)).Draw(t, "count")
 	st := Step{Op: OpStart}
-	if m.cfg.Mode == ModeSteered {
+	if m.cfg.Mode != ModeTiming {
 		st.Steered = rapid.Bool().Draw(t, "steered")
 	} else if n > 1 {
 		st.Gap = rapid.SampledFrom(gaps).Draw(t, "gap")
@@ -144,7 +145,7 @@ func (m *machine) target(t *rapid.T) (peer, role string) {
 		return "", RoleLeader
 	}
 	choices := []string{RoleLeader, RoleFollower}
-	if m.cfg.Mode == ModeSteered {
+	if m.cfg.Mode != ModeTiming {
 		choices = append(choices, "peer")
 	}
 	c := rapid.SampledFrom(choices).Draw(t, "target")
@@ -205,7 +206,11 @@ func (m *machine) steer(t *rapid.T, op Op) {
 	}
 	st := Step{Op: op, Peer: rapid.SampledFrom(ids).Draw(t, "peer")}
 	if op == OpRunTo {
-		st.At = rapid.SampledFrom(election.FailpointNames).Draw(t, "at")
+		points := election.FailpointNames
+		if m.cfg.Mode == ModeSyscalls {
+			points = engine.SyscallPoints
+		}
+		st.At = rapid.SampledFrom(points).Draw(t, "at")
 	}
 	m.step(t, st)
 }

@@ -11,13 +11,17 @@ import (
 
 	"github.com/splitbrain-dev/splitbrain/chaos"
 	"github.com/splitbrain-dev/splitbrain/harness/proc"
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 )
 
 const exploreUsage = `usage: splitbrain explore [flags]
 
 Explores fault schedules with rapid against --impl until one breaks an invariant or --budget is
 spent. White-box peers (that announce failpoints) get steered interleavings: one schedule is one
-interleaving of real processes. Black-box peers get drawn fault timings. A counterexample is
+interleaving of real processes. Black-box peers, unchanged, are steered at their election
+syscalls (connect, bind, listen, unlink, rename, lock) with seccomp user notification where the
+kernel allows it (--syscalls auto, the default), and get drawn fault timings where it does not;
+--mode syscalls steers any peer so. A counterexample is
 shrunk, replayed to confirm it, printed as a numbered story and saved as DIR/schedule.json;
 'splitbrain replay DIR/schedule.json' runs it again.
 
@@ -34,13 +38,13 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	budget := fs.Duration("budget", time.Minute, "how long to search for a counterexample (shrinking comes on top)")
 	seedStr := fs.String("seed", "", "the rapid seed of the first schedule (default: random, printed)")
 	out := fs.String("out", "", "the result folder (default: ./splitbrain-results/explore-TIME)")
-	mode := fs.String("mode", "", "steered or timing (default: steered if the peer announces failpoints)")
+	mode := fs.String("mode", "", "steered, syscalls or timing (default: steered if the peer announces failpoints, else syscalls where seccomp notification works, else timing)")
 	peers := fs.Int("peers", 0, "the most live peers in a schedule (default 4)")
 	steps := fs.Int("steps", 0, "the average number of steps a schedule draws (default 5)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	invariants := fs.String("invariants", "", "comma-separated invariants to judge (default: "+strings.Join(chaos.Invariants, ",")+"); e.g. single-listener,reachable-leader hunts the split brain itself")
 	leaveOut := fs.String("leave-out", "", "comma-separated steps a schedule never draws, of "+strings.Join(chaos.Actions, ",")+" (e.g. plant)")
-	sysMode := fs.String("syscalls", defaultSyscalls, syscallsUsage)
+	sysMode := fs.String("syscalls", syscalls.ModeAuto, "steer black-box peers at their syscalls with seccomp user notification: auto (when the kernel allows it, else time them and say so), on (also watch white-box peers, so single-listener and reachable-leader are judged exactly; exit 3 when unavailable) or off")
 	fs.Usage = func() { fmt.Fprint(stderr, exploreUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return usageExit(err)
@@ -64,13 +68,13 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		*out = filepath.Join("splitbrain-results", "explore-"+time.Now().Format("20060102-150405"))
 	}
-	watch, ok := decideSyscalls("explore", *sysMode, stderr)
+	avail, ok := exploreSyscalls(*sysMode, *mode, stderr)
 	if !ok {
 		return exitHarness
 	}
 	cfg := chaos.Config{Impl: *impl, Transport: *transport, Mode: *mode, Budget: *budget, Seed: seed,
 		Out: *out, MaxPeers: *peers, Steps: *steps, Invariants: list(*invariants), LeaveOut: list(*leaveOut),
-		Syscalls: watch}
+		Syscalls: avail && *sysMode == syscalls.ModeOn, SteerBlackBox: avail}
 	if !*quiet {
 		cfg.Progress = stderr
 	}

@@ -82,6 +82,12 @@ type Config struct {
 	Syscalls bool
 	// Shim is the binary whose main calls syscalls.ShimIfAsked; default this executable.
 	Shim string
+	// SteerSyscalls steers peers at their syscalls instead of their failpoints (it implies
+	// Syscalls): a peer started Steered stops before each of its calls at a point of
+	// [SyscallPoints] until [Engine.Continue], [Engine.RunTo] or [Engine.Free], and connects
+	// to the address are made for it so that their results are known. Its failpoints are
+	// left as Failpoints says. Any peer can be steered so, black-box or not.
+	SteerSyscalls bool
 	// OnSyscall, if set, is called with every watched call after it is recorded (and the
 	// kernel observed), while the caller is still held: a fault may kill it there.
 	OnSyscall func(*syscalls.Call)
@@ -112,6 +118,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Grace <= 0 {
 		c.Grace = 2 * time.Second
+	}
+	if c.SteerSyscalls {
+		c.Syscalls = true
 	}
 	return nil
 }
@@ -145,7 +154,10 @@ type Engine struct {
 	changed chan struct{}    // closed and renewed at every peer record: wakes waits
 	log     []string         // what peers did since the last TakeLog
 	closed  bool
-	obsMu   sync.Mutex // one snapshot at a time, so observations stay in T order
+	// released maps a made call let go by steering to its peer id, until its result is
+	// told (the supervisor shows it again, After).
+	released sync.Map
+	obsMu    sync.Mutex // one snapshot at a time, so observations stay in T order
 	// Under obsMu: snapshots taken, and the intervals between them.
 	observations int
 	lastObs      time.Time
@@ -265,6 +277,7 @@ func (e *Engine) Close(kill bool) error {
 	}
 	e.closed = true
 	e.mu.Unlock()
+	e.releaseAll() // a peer held at a syscall could not take its SIGTERM
 	e.Phase(check.PhaseEnd)
 	if kill {
 		// A peer paused at a failpoint may never reach its shutdown path.

@@ -35,6 +35,11 @@ type peerState struct {
 	role    string
 	stopped bool // SIGSTOP by a fault
 	started time.Time
+	// Steered at syscalls (Config.SteerSyscalls): the calls it waits in, oldest first, and
+	// its watched calls so far.
+	holds    []*hold
+	calls    int
+	lastCall time.Time
 }
 
 // StartOptions say how [Engine.StartWith] starts peers.
@@ -54,7 +59,7 @@ func (e *Engine) Start(ids []string) error { return e.StartWith(ids, StartOption
 // StartWith starts peers with these ids as o says.
 func (e *Engine) StartWith(ids []string, o StartOptions) error {
 	fps := o.Failpoints
-	if o.Steered {
+	if o.Steered && !e.cfg.SteerSyscalls {
 		fps = "*=pause"
 	} else if fps == "" {
 		fps = e.cfg.Failpoints
@@ -315,13 +320,19 @@ func (e *Engine) IDs() []string {
 	return append([]string(nil), e.order...)
 }
 
-// Continue resumes a steered peer from the failpoint it is paused at, if it is.
+// Continue resumes a steered peer from the failpoint or syscall it is paused at, if it is.
 func (e *Engine) Continue(id string) {
 	e.mu.Lock()
 	ps := e.states[id]
 	paused := ps != nil && ps.paused != ""
 	if paused {
-		ps.paused = ""
+		// Its quiet counts from now: it was still while paused.
+		ps.last, ps.lastCall = time.Now(), time.Now()
+		if ps.releaseHeld() {
+			paused = false // a syscall: let go already
+		} else {
+			ps.paused = ""
+		}
 	}
 	e.mu.Unlock()
 	if paused {
@@ -339,6 +350,16 @@ func (e *Engine) RunTo(id, point string) {
 	e.Continue(id)
 }
 
+// EndRunTo drops a RunTo point peer id has not arrived at, without moving it: from now on
+// it stops at every point again.
+func (e *Engine) EndRunTo(id string) {
+	e.mu.Lock()
+	if ps := e.states[id]; ps != nil {
+		ps.runTo = ""
+	}
+	e.mu.Unlock()
+}
+
 // Free lets a steered peer run free: continued at every failpoint from now on.
 func (e *Engine) Free(id string) {
 	e.mu.Lock()
@@ -349,9 +370,9 @@ func (e *Engine) Free(id string) {
 	e.Continue(id)
 }
 
-// AtRest reports whether peer id has stopped moving: it paused at a failpoint after mark
-// paused failpoint events (-1: at any), exited, is stopped, or spoke and has then been
-// quiet for Config.Quiet.
+// AtRest reports whether peer id has stopped moving: it paused at a failpoint or syscall
+// after mark pauses (-1: at any), exited, is stopped, or spoke (or made a watched call)
+// and has then been quiet for Config.Quiet.
 func (e *Engine) AtRest(id string, mark int) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -359,7 +380,14 @@ func (e *Engine) AtRest(id string, mark int) bool {
 	if ps == nil || ps.p == nil || gone(ps.p) || ps.stopped {
 		return true
 	}
-	return (ps.paused != "" && ps.pauses > mark) || (ps.events > 0 && time.Since(ps.last) > e.cfg.Quiet)
+	if ps.paused != "" && ps.pauses > mark {
+		return true
+	}
+	last := ps.last
+	if ps.lastCall.After(last) {
+		last = ps.lastCall
+	}
+	return (ps.events > 0 || ps.calls > 0) && time.Since(last) > e.cfg.Quiet
 }
 
 // quietBlackBox reports whether peer id never spoke and has run for d.

@@ -27,7 +27,7 @@ func (e *Engine) startSupervisor() error {
 		dir = filepath.Dir(e.secret)
 	}
 	sup, err := syscalls.Start(syscalls.Config{Transport: e.cfg.Transport, Addr: e.cfg.Addr,
-		Dir: dir, OnCall: e.onSyscall})
+		Dir: dir, OnCall: e.onSyscall, Connect: e.cfg.SteerSyscalls})
 	if err != nil {
 		return fmt.Errorf("syscalls: %w", err)
 	}
@@ -46,6 +46,9 @@ func (e *Engine) onSyscall(c *syscalls.Call) {
 	e.Record(history.Record{Kind: history.KindSyscall, Peer: peer, PID: c.PID, Syscall: &history.Syscall{
 		Call: c.Name, Phase: c.Phase, FD: c.FD, Path: c.Path, Path2: c.Path2, Addr: c.Addr,
 		Key: c.Key, Result: c.Result}})
+	if e.cfg.SteerSyscalls {
+		e.tellResult(c) // before the observation, which may end the step
+	}
 	// The instant that matters is just after the call; before it only when the caller
 	// makes the call itself (a bind, or a path call under other ids).
 	if c.Key && (c.Phase == syscalls.After || !c.Made) {
@@ -67,6 +70,9 @@ func (e *Engine) onSyscall(c *syscalls.Call) {
 	e.hookMu.Unlock()
 	if act != nil {
 		act(c)
+	}
+	if e.cfg.SteerSyscalls && c.Phase == syscalls.Before {
+		e.steerAt(c)
 	}
 }
 

@@ -31,7 +31,7 @@ func (s *Supervisor) classify(fd int, n *seccompNotif, peer string) *Call {
 		if !ok || !s.matchSockaddr(tid, &sa) {
 			return nil
 		}
-		c.FD, c.Addr = int(int32(a[0])), sa.String()
+		c.FD, c.Addr, c.sa = int(int32(a[0])), sa.String(), sa
 		// bind on the address is observed before: the state an unlink left shows there.
 		c.Key = name == "bind" && s.isAddr(&sa)
 	case "listen", "accept", "accept4":

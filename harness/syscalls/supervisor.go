@@ -44,6 +44,10 @@ type Config struct {
 	// election; the caller waits until it returns (hold it as long as needed, or Kill it).
 	// It must return once the caller is dead, or Close waits for it.
 	OnCall func(*Call)
+	// Connect makes every connect to the address for its caller too (through a copy of its
+	// fd), so that OnCall sees its result: a steered story says "connect -> ECONNREFUSED".
+	// The connection's SO_PEERCRED then names the harness, as a made listen's does.
+	Connect bool
 }
 
 // Call is one syscall of a watched process that touches the election address, its folder or
@@ -68,8 +72,14 @@ type Call struct {
 	Result string
 
 	id     uint64
+	fd     int      // the notification fd it came on
+	sa     sockaddr // bind, connect: the address read
 	killed atomic.Bool
 }
+
+// Valid reports whether the caller still waits in this very call: a signal interrupts the
+// wait (the call is then restarted, and notified again as a new Call), and so does death.
+func (c *Call) Valid() bool { return idValid(c.fd, c.id) }
 
 // Kill sends SIGKILL to the calling process while it is held; the call never returns to it.
 func (c *Call) Kill() error {
@@ -295,6 +305,7 @@ func (s *Supervisor) handle(fd int, c *Call, d *seccompData) {
 	resp := seccompNotifResp{ID: c.id, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
 	do := s.maker(c, d)
 	c.Made = do != nil
+	c.fd = fd
 	if s.cfg.OnCall != nil {
 		s.cfg.OnCall(c)
 	}
@@ -308,9 +319,11 @@ func (s *Supervisor) handle(fd int, c *Call, d *seccompData) {
 		}
 		errno := do()
 		resp.Flags = 0
-		c.Phase, c.Result = After, "ok"
+		c.Phase = After
+		if c.Result == "" {
+			c.Result = resultOf(errno)
+		}
 		if errno != 0 {
-			c.Result = unix.ErrnoName(errno)
 			resp.Error = -int32(errno)
 		}
 		if s.cfg.OnCall != nil {
@@ -327,6 +340,9 @@ func (s *Supervisor) handle(fd int, c *Call, d *seccompData) {
 // it. Paths are made only when resolved to absolute names and the caller's effective ids
 // are ours, so that the kernel's permission checks come out the same.
 func (s *Supervisor) maker(c *Call, d *seccompData) func() unix.Errno {
+	if c.Name == "connect" && s.cfg.Connect && s.isAddr(&c.sa) {
+		return func() unix.Errno { return s.connectFor(c, int32(d.Args[0])) }
+	}
 	if !c.Key {
 		return nil
 	}
@@ -377,4 +393,54 @@ func (s *Supervisor) listenFor(c *Call, sockfd int32, backlog int) unix.Errno {
 	}
 	defer unix.Close(dup)
 	return errnoOf(unix.Listen(dup, backlog))
+}
+
+func resultOf(errno unix.Errno) string {
+	if errno == 0 {
+		return "ok"
+	}
+	return unix.ErrnoName(errno)
+}
+
+// connectWait bounds how long a non-blocking connect made for a caller is watched for its
+// outcome (on loopback it takes microseconds).
+const connectWait = 100 * time.Millisecond
+
+// connectFor calls connect(2) on the caller's socket through a copy of its fd. The copy
+// shares the caller's file description, so a non-blocking socket answers EINPROGRESS as it
+// would have; the outcome is then read with getpeername, which, unlike SO_ERROR, leaves the
+// caller's pending error for the caller.
+func (s *Supervisor) connectFor(c *Call, sockfd int32) unix.Errno {
+	var to unix.Sockaddr
+	switch {
+	case !c.sa.inet:
+		to = &unix.SockaddrUnix{Name: c.sa.unix}
+	case c.sa.ap.Addr().Is4():
+		to = &unix.SockaddrInet4{Port: int(c.sa.ap.Port()), Addr: c.sa.ap.Addr().As4()}
+	default:
+		to = &unix.SockaddrInet6{Port: int(c.sa.ap.Port()), Addr: c.sa.ap.Addr().As16()}
+	}
+	pidfd, err := unix.PidfdOpen(c.PID, 0)
+	if err != nil {
+		return unix.ESRCH
+	}
+	defer unix.Close(pidfd)
+	dup, err := unix.PidfdGetfd(pidfd, int(sockfd), 0)
+	if err != nil {
+		return unix.EBADF
+	}
+	defer unix.Close(dup)
+	errno := errnoOf(unix.Connect(dup, to))
+	if errno == unix.EINPROGRESS {
+		fds := []unix.PollFd{{Fd: int32(dup), Events: unix.POLLOUT}}
+		outcome := "pending"
+		if n, _ := unix.Poll(fds, int(connectWait/time.Millisecond)); n > 0 {
+			outcome = "refused"
+			if _, err := unix.Getpeername(dup); err == nil {
+				outcome = "connected"
+			}
+		}
+		c.Result = "EINPROGRESS, " + outcome
+	}
+	return errno
 }

@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
+)
+
+// SyscallPoints are the points a peer steered at its syscalls (Config.SteerSyscalls) stops
+// at, before the call, by the names [Engine.RunTo] takes: connect, bind and listen on the
+// address, unlink and rename (of the address or an entry of its folder), and lock (flock or
+// an fcntl record lock on a file of that folder). accept is watched but not a point: a
+// leader makes one per member.
+var SyscallPoints = []string{"connect", "bind", "listen", "unlink", "rename", "lock"}
+
+// pointOf names the point a watched call stops at, "" for none.
+func pointOf(call string) string {
+	switch call {
+	case "connect", "bind", "listen", "unlink", "rename":
+		return call
+	case "unlinkat":
+		return "unlink"
+	case "renameat", "renameat2":
+		return "rename"
+	case "flock", "fcntl":
+		return "lock"
+	}
+	return ""
+}
+
+// hold is one call a steered peer waits in until the harness lets it go.
+type hold struct {
+	label   string
+	release chan struct{}
+}
+
+// withdrawnPoll is how often a held call is checked for having been withdrawn: a signal
+// interrupts the caller's wait, and the call comes again, restarted, as a new notification.
+const withdrawnPoll = 50 * time.Millisecond
+
+// steerAt holds c's caller, if its peer is steered at syscalls and c is a point, until
+// Continue, RunTo, Free or Close lets it go, the peer ends, or the call is withdrawn. It
+// runs in the supervisor's goroutine for c, before the call is made.
+func (e *Engine) steerAt(c *syscalls.Call) {
+	point := pointOf(c.Name)
+	e.mu.Lock()
+	ps := e.states[c.Peer]
+	if ps == nil || ps.p == nil || gone(ps.p) {
+		e.mu.Unlock()
+		return
+	}
+	ps.calls++
+	ps.lastCall = time.Now()
+	if point == "" || !ps.steered || e.closed || (ps.runTo != "" && ps.runTo != point) {
+		// Not held: the story still tells a steered peer's calls (on its way to a run-to
+		// point), and any peer's connects and key calls (a settle, a freed peer).
+		if point != "" && (ps.steered || c.Key || point == "connect") {
+			e.tellCall(ps.id, c)
+		}
+		e.notify()
+		e.mu.Unlock()
+		return
+	}
+	ps.runTo = ""
+	h := &hold{label: short(c), release: make(chan struct{})}
+	ps.holds = append(ps.holds, h)
+	ps.paused = ps.holds[0].label
+	ps.pauses++
+	e.tell(ps.id, "holds at "+h.label)
+	e.notify()
+	p := ps.p
+	e.mu.Unlock()
+
+	tick := time.NewTicker(withdrawnPoll)
+	defer tick.Stop()
+	released := false
+wait:
+	for {
+		select {
+		case <-h.release:
+			released = true
+			break wait
+		case <-p.Done():
+			break wait
+		case <-tick.C:
+			if !c.Valid() {
+				break wait
+			}
+		}
+	}
+	e.mu.Lock()
+	ps.unhold(h)
+	if released {
+		e.tellCall(ps.id, c)
+	}
+	e.notify()
+	e.mu.Unlock()
+}
+
+// unhold removes h from the holds, if there; e.mu is held.
+func (ps *peerState) unhold(h *hold) {
+	for i, x := range ps.holds {
+		if x == h {
+			ps.holds = append(ps.holds[:i], ps.holds[i+1:]...)
+			break
+		}
+	}
+	ps.paused = ""
+	if len(ps.holds) > 0 {
+		ps.paused = ps.holds[0].label
+	}
+}
+
+// releaseHeld lets peer id's oldest held call go, if it has one; e.mu is held.
+func (ps *peerState) releaseHeld() bool {
+	if len(ps.holds) == 0 {
+		return false
+	}
+	h := ps.holds[0]
+	ps.unhold(h)
+	close(h.release)
+	return true
+}
+
+// releaseAll frees every peer held at a syscall, for Close.
+func (e *Engine) releaseAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ps := range e.states {
+		ps.steered = false
+		for ps.releaseHeld() {
+		}
+	}
+}
+
+// tellCall tells call c of peer id, which goes on now: at once, or with its result once the
+// supervisor has made it; e.mu is held.
+func (e *Engine) tellCall(id string, c *syscalls.Call) {
+	if c.Made {
+		e.released.Store(c, id)
+		return
+	}
+	e.tell(id, short(c))
+}
+
+// tellResult notes a made call's result for the story, if the call was let go by steering.
+func (e *Engine) tellResult(c *syscalls.Call) {
+	if c.Phase != syscalls.After {
+		return
+	}
+	if id, ok := e.released.LoadAndDelete(c); ok {
+		e.mu.Lock()
+		e.tell(id.(string), short(c))
+		e.notify()
+		e.mu.Unlock()
+	}
+}
+
+// short says a call the way a story does: "connect sock -> ECONNREFUSED" (paths by their
+// base name: they all lie in the run's own folder).
+func short(c *syscalls.Call) string {
+	s := c.Name
+	for _, a := range []string{c.Path, c.Path2, c.Addr} {
+		if a == "" {
+			continue
+		}
+		if filepath.IsAbs(a) {
+			a = filepath.Base(a)
+		}
+		s += " " + a
+	}
+	if c.Phase == syscalls.After {
+		s += " -> " + c.Result
+	}
+	return s
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""A black-box unix-socket election peer in Python, wrong on purpose: probe, then unlink.
+
+It speaks no protocol: the harness judges it from the kernel alone. It connects to
+SPLITBRAIN_ADDR; if that is refused (or there is no file), it removes whatever is at the path
+and listens there itself. Two peers that are both refused both unlink and both listen: the
+first one's socket is left orphaned, a leader no new peer can reach. This is the election
+written again and again; splitbrain explore --syscalls finds the race without any change to
+this file.
+"""
+import os
+import socket
+import sys
+
+
+def elect(path):
+    """Return ("leader", listener) or ("follower", connection)."""
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return "follower", s
+        except (ConnectionRefusedError, FileNotFoundError):
+            s.close()
+        try:
+            os.unlink(path)  # "stale": nobody answered (the bug: someone may be about to)
+        except FileNotFoundError:
+            pass
+        ln = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            ln.bind(path)
+            ln.listen(64)
+            return "leader", ln
+        except OSError:
+            ln.close()  # another bound first: probe again
+
+
+def main():
+    path = os.environ.get("SPLITBRAIN_ADDR")
+    if not path or os.environ.get("SPLITBRAIN_TRANSPORT", "unix") != "unix":
+        print("naive_peer.py: needs SPLITBRAIN_ADDR, a unix socket path", file=sys.stderr)
+        return 2
+    while True:
+        role, s = elect(path)
+        if role == "leader":
+            members = []
+            while True:
+                c, _ = s.accept()
+                members.append(c)  # kept open: a member's connection is its membership
+        # A follower waits for its leader to go, then elects again.
+        while s.recv(4096):
+            pass
+        s.close()
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
