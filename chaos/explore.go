@@ -73,7 +73,9 @@ type Config struct {
 	// Quiet is how long a peer must be silent to count as blocked (e.g. waiting on a lock
 	// another paused peer holds); default 300ms.
 	Quiet time.Duration
-	// ShrinkTime bounds rapid's shrinking of a counterexample; default 60s.
+	// ShrinkTime bounds rapid's shrinking of a counterexample; default 20s. Shrinking goes
+	// on after it by deleting steps while a replay still fails, bounded by the schedule's
+	// length, so a short ShrinkTime costs little but the shrinking of drawn values.
 	ShrinkTime time.Duration
 	// Invariants are the invariants judged (check's names); default [Invariants]. Naming
 	// single-listener and reachable-leader alone hunts the split brain itself, not the
@@ -125,7 +127,7 @@ func (c *Config) defaults() error {
 		c.Quiet = 300 * time.Millisecond
 	}
 	if c.ShrinkTime <= 0 {
-		c.ShrinkTime = time.Minute
+		c.ShrinkTime = 20 * time.Second
 	}
 	if len(c.Invariants) == 0 {
 		c.Invariants = Invariants

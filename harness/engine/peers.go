@@ -365,6 +365,9 @@ func (e *Engine) Free(id string) {
 	e.mu.Lock()
 	if ps := e.states[id]; ps != nil {
 		ps.steered = false
+		for len(ps.holds) > 1 { // two threads may wait at syscalls: free them all
+			ps.releaseHeld()
+		}
 	}
 	e.mu.Unlock()
 	e.Continue(id)

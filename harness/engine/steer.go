@@ -31,8 +31,10 @@ func pointOf(call string) string {
 
 // hold is one call a steered peer waits in until the harness lets it go.
 type hold struct {
-	label   string
-	release chan struct{}
+	label     string
+	tid       int
+	release   chan struct{}
+	withdrawn bool // its caller's wait was interrupted: the call comes again, as a new hold
 }
 
 // withdrawnPoll is how often a held call is checked for having been withdrawn: a signal
@@ -63,7 +65,17 @@ func (e *Engine) steerAt(c *syscalls.Call) {
 		return
 	}
 	ps.runTo = ""
-	h := &hold{label: short(c), release: make(chan struct{})}
+	h := &hold{label: short(c), tid: c.TID, release: make(chan struct{})}
+	for _, old := range ps.holds {
+		if old.tid == c.TID {
+			// The thread left the old wait (a signal: SIGSTOP, SIGCONT) and restarted the
+			// call: the old hold is void.
+			old.withdrawn = true
+			ps.unhold(old)
+			close(old.release)
+			break
+		}
+	}
 	ps.holds = append(ps.holds, h)
 	ps.paused = ps.holds[0].label
 	ps.pauses++
@@ -91,7 +103,7 @@ wait:
 	}
 	e.mu.Lock()
 	ps.unhold(h)
-	if released {
+	if released && !h.withdrawn {
 		e.tellCall(ps.id, c)
 	}
 	e.notify()

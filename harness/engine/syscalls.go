@@ -27,7 +27,7 @@ func (e *Engine) startSupervisor() error {
 		dir = filepath.Dir(e.secret)
 	}
 	sup, err := syscalls.Start(syscalls.Config{Transport: e.cfg.Transport, Addr: e.cfg.Addr,
-		Dir: dir, OnCall: e.onSyscall, Connect: e.cfg.SteerSyscalls})
+		Dir: dir, OnCall: e.onSyscall, Results: e.cfg.SteerSyscalls})
 	if err != nil {
 		return fmt.Errorf("syscalls: %w", err)
 	}

@@ -49,6 +49,17 @@ func readPath(tid int, addr uint64) (string, error) {
 	return "", unix.ENAMETOOLONG
 }
 
+// sockaddr returns the address for a call made in the caller's name.
+func (s sockaddr) sockaddr() unix.Sockaddr {
+	switch {
+	case !s.inet:
+		return &unix.SockaddrUnix{Name: s.unix}
+	case s.ap.Addr().Is4():
+		return &unix.SockaddrInet4{Port: int(s.ap.Port()), Addr: s.ap.Addr().As4()}
+	}
+	return &unix.SockaddrInet6{Port: int(s.ap.Port()), Addr: s.ap.Addr().As16()}
+}
+
 // Sockaddr is a socket address read from a caller, in the form the history shows.
 type sockaddr struct {
 	unix     string // the path of an AF_UNIX address ("@name" when abstract)
@@ -208,4 +219,24 @@ func sameIDs(pid int) bool {
 		found++
 	}
 	return found == len(ids)
+}
+
+// sameUmask reports whether process pid's umask is ours, so that a socket file we bind in
+// its name gets the mode it would have given it.
+func sameUmask(pid int) bool {
+	theirs, ours := umaskOf(strconv.Itoa(pid)), umaskOf("self")
+	return theirs != "" && theirs == ours
+}
+
+func umaskOf(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if f := bytes.Fields(line); len(f) == 2 && string(f[0]) == "Umask:" {
+			return string(f[1])
+		}
+	}
+	return ""
 }

@@ -44,10 +44,12 @@ type Config struct {
 	// election; the caller waits until it returns (hold it as long as needed, or Kill it).
 	// It must return once the caller is dead, or Close waits for it.
 	OnCall func(*Call)
-	// Connect makes every connect to the address for its caller too (through a copy of its
-	// fd), so that OnCall sees its result: a steered story says "connect -> ECONNREFUSED".
-	// The connection's SO_PEERCRED then names the harness, as a made listen's does.
-	Connect bool
+	// Results makes every connect to the address, and every bind of it, for the caller too
+	// (through a copy of its fd), so that OnCall sees the result: a steered story says
+	// "connect -> ECONNREFUSED", "bind -> EADDRINUSE". A bind is made only for a caller with
+	// our effective ids and umask (the socket file comes out the same). A connection's
+	// SO_PEERCRED then names the harness, as a made listen's does.
+	Results bool
 }
 
 // Call is one syscall of a watched process that touches the election address, its folder or
@@ -340,8 +342,11 @@ func (s *Supervisor) handle(fd int, c *Call, d *seccompData) {
 // it. Paths are made only when resolved to absolute names and the caller's effective ids
 // are ours, so that the kernel's permission checks come out the same.
 func (s *Supervisor) maker(c *Call, d *seccompData) func() unix.Errno {
-	if c.Name == "connect" && s.cfg.Connect && s.isAddr(&c.sa) {
+	if c.Name == "connect" && s.cfg.Results && s.isAddr(&c.sa) {
 		return func() unix.Errno { return s.connectFor(c, int32(d.Args[0])) }
+	}
+	if c.Name == "bind" && s.cfg.Results && c.Key && sameIDs(c.PID) && sameUmask(c.PID) {
+		return func() unix.Errno { return s.bindFor(c, int32(d.Args[0])) }
 	}
 	if !c.Key {
 		return nil
@@ -382,14 +387,9 @@ func errnoOf(err error) unix.Errno {
 
 // listenFor calls listen(2) on the caller's socket through a copy of its fd.
 func (s *Supervisor) listenFor(c *Call, sockfd int32, backlog int) unix.Errno {
-	pidfd, err := unix.PidfdOpen(c.PID, 0)
-	if err != nil {
-		return unix.ESRCH
-	}
-	defer unix.Close(pidfd)
-	dup, err := unix.PidfdGetfd(pidfd, int(sockfd), 0)
-	if err != nil {
-		return unix.EBADF
+	dup, errno := callerFD(c.PID, sockfd)
+	if errno != 0 {
+		return errno
 	}
 	defer unix.Close(dup)
 	return errnoOf(unix.Listen(dup, backlog))
@@ -411,26 +411,12 @@ const connectWait = 100 * time.Millisecond
 // would have; the outcome is then read with getpeername, which, unlike SO_ERROR, leaves the
 // caller's pending error for the caller.
 func (s *Supervisor) connectFor(c *Call, sockfd int32) unix.Errno {
-	var to unix.Sockaddr
-	switch {
-	case !c.sa.inet:
-		to = &unix.SockaddrUnix{Name: c.sa.unix}
-	case c.sa.ap.Addr().Is4():
-		to = &unix.SockaddrInet4{Port: int(c.sa.ap.Port()), Addr: c.sa.ap.Addr().As4()}
-	default:
-		to = &unix.SockaddrInet6{Port: int(c.sa.ap.Port()), Addr: c.sa.ap.Addr().As16()}
-	}
-	pidfd, err := unix.PidfdOpen(c.PID, 0)
-	if err != nil {
-		return unix.ESRCH
-	}
-	defer unix.Close(pidfd)
-	dup, err := unix.PidfdGetfd(pidfd, int(sockfd), 0)
-	if err != nil {
-		return unix.EBADF
+	dup, errno := callerFD(c.PID, sockfd)
+	if errno != 0 {
+		return errno
 	}
 	defer unix.Close(dup)
-	errno := errnoOf(unix.Connect(dup, to))
+	errno = errnoOf(unix.Connect(dup, c.sa.sockaddr()))
 	if errno == unix.EINPROGRESS {
 		fds := []unix.PollFd{{Fd: int32(dup), Events: unix.POLLOUT}}
 		outcome := "pending"
@@ -443,4 +429,28 @@ func (s *Supervisor) connectFor(c *Call, sockfd int32) unix.Errno {
 		c.Result = "EINPROGRESS, " + outcome
 	}
 	return errno
+}
+
+// bindFor calls bind(2) on the caller's socket through a copy of its fd.
+func (s *Supervisor) bindFor(c *Call, sockfd int32) unix.Errno {
+	dup, errno := callerFD(c.PID, sockfd)
+	if errno != 0 {
+		return errno
+	}
+	defer unix.Close(dup)
+	return errnoOf(unix.Bind(dup, c.sa.sockaddr()))
+}
+
+// callerFD copies fd of process pid into ours (pidfd_getfd): the same open file.
+func callerFD(pid int, fd int32) (int, unix.Errno) {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, unix.ESRCH
+	}
+	defer unix.Close(pidfd)
+	dup, err := unix.PidfdGetfd(pidfd, int(fd), 0)
+	if err != nil {
+		return -1, unix.EBADF
+	}
+	return dup, 0
 }
