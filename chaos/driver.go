@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,6 +132,9 @@ func (d *driver) exec(ctx context.Context, i int, st Step) (stop bool, err error
 // tellStep appends step i's story line: the step, what peers did, what the kernel shows.
 func (d *driver) tellStep(i int, st Step, note string) {
 	log := d.e.TakeLog()
+	if st.Op == OpStart && st.Steered {
+		slices.Sort(log) // peers started at once reach their first pause in any order
+	}
 	line := fmt.Sprintf("%d. %s", i, st)
 	if note != "" {
 		line += ": " + note
@@ -396,6 +400,7 @@ func (d *driver) listeners(s kernel.Snapshot) string {
 		}
 		parts = append(parts, owner)
 	}
+	slices.Sort(parts) // the kernel's order is not the story's
 	return strings.Join(parts, ", ")
 }
 

@@ -42,6 +42,7 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	peers := fs.Int("peers", 0, "the most live peers in a schedule (default 4)")
 	steps := fs.Int("steps", 0, "the average number of steps a schedule draws (default 5)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	shrink := fs.Duration("shrink-time", 0, "how long rapid may shrink a counterexample (default 20s); deleting steps one at a time while a replay still fails comes after it")
 	invariants := fs.String("invariants", "", "comma-separated invariants to judge (default: "+strings.Join(chaos.Invariants, ",")+"); e.g. single-listener,reachable-leader hunts the split brain itself")
 	leaveOut := fs.String("leave-out", "", "comma-separated steps a schedule never draws, of "+strings.Join(chaos.Actions, ",")+" (e.g. plant)")
 	sysMode := fs.String("syscalls", syscalls.ModeAuto, "steer black-box peers at their syscalls with seccomp user notification: auto (when the kernel allows it, else time them and say so), on (also watch white-box peers, so single-listener and reachable-leader are judged exactly; exit 3 when unavailable) or off")
@@ -74,7 +75,7 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := chaos.Config{Impl: *impl, Transport: *transport, Mode: *mode, Budget: *budget, Seed: seed,
 		Out: *out, MaxPeers: *peers, Steps: *steps, Invariants: list(*invariants), LeaveOut: list(*leaveOut),
-		Syscalls: avail && *sysMode == syscalls.ModeOn, SteerBlackBox: avail}
+		Syscalls: avail && *sysMode == syscalls.ModeOn, SteerBlackBox: avail, ShrinkTime: *shrink}
 	if !*quiet {
 		cfg.Progress = stderr
 	}

@@ -378,19 +378,25 @@ func (e *Engine) Free(id string) {
 // and has then been quiet for Config.Quiet.
 func (e *Engine) AtRest(id string, mark int) bool {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	ps := e.states[id]
 	if ps == nil || ps.p == nil || gone(ps.p) || ps.stopped {
+		e.mu.Unlock()
 		return true
 	}
 	if ps.paused != "" && ps.pauses > mark {
+		e.mu.Unlock()
 		return true
 	}
 	last := ps.last
 	if ps.lastCall.After(last) {
 		last = ps.lastCall
 	}
-	return (ps.events > 0 || ps.calls > 0) && time.Since(last) > e.cfg.Quiet
+	quiet := (ps.events > 0 || ps.calls > 0) && time.Since(last) > e.cfg.Quiet
+	pid := ps.p.PID()
+	e.mu.Unlock()
+	// Steered at syscalls, quiet is not enough on a loaded machine: a peer descheduled
+	// between two calls is quiet too. It rests when none of its threads can run.
+	return quiet && !(e.cfg.SteerSyscalls && runnable(pid))
 }
 
 // quietBlackBox reports whether peer id never spoke and has run for d.

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
@@ -65,7 +67,7 @@ func (e *Engine) steerAt(c *syscalls.Call) {
 		return
 	}
 	ps.runTo = ""
-	h := &hold{label: short(c), tid: c.TID, release: make(chan struct{})}
+	h := &hold{label: e.short(c), tid: c.TID, release: make(chan struct{})}
 	for _, old := range ps.holds {
 		if old.tid == c.TID {
 			// The thread left the old wait (a signal: SIGSTOP, SIGCONT) and restarted the
@@ -153,7 +155,7 @@ func (e *Engine) tellCall(id string, c *syscalls.Call) {
 		e.released.Store(c, id)
 		return
 	}
-	e.tell(id, short(c))
+	e.tell(id, e.short(c))
 }
 
 // tellResult notes a made call's result for the story, if the call was let go by steering.
@@ -163,15 +165,16 @@ func (e *Engine) tellResult(c *syscalls.Call) {
 	}
 	if id, ok := e.released.LoadAndDelete(c); ok {
 		e.mu.Lock()
-		e.tell(id.(string), short(c))
+		e.tell(id.(string), e.short(c))
 		e.notify()
 		e.mu.Unlock()
 	}
 }
 
-// short says a call the way a story does: "connect sock -> ECONNREFUSED" (paths by their
-// base name: they all lie in the run's own folder).
-func short(c *syscalls.Call) string {
+// short says a call the way a story does: "connect sock -> ECONNREFUSED", paths by their
+// base name (they all lie in the run's own folder) and the election's tcp port as PORT, so
+// that the replay of an interleaving tells the same story.
+func (e *Engine) short(c *syscalls.Call) string {
 	s := c.Name
 	for _, a := range []string{c.Path, c.Path2, c.Addr} {
 		if a == "" {
@@ -179,6 +182,8 @@ func short(c *syscalls.Call) string {
 		}
 		if filepath.IsAbs(a) {
 			a = filepath.Base(a)
+		} else if _, port, err := net.SplitHostPort(e.cfg.Addr); err == nil && strings.HasSuffix(a, ":"+port) {
+			a = strings.TrimSuffix(a, port) + "PORT"
 		}
 		s += " " + a
 	}

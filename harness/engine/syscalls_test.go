@@ -11,6 +11,7 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/engine"
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
+	"github.com/splitbrain-dev/splitbrain/harness/kernel"
 	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 )
 
@@ -122,5 +123,58 @@ func TestKillAtSyscall(t *testing.T) {
 	}
 	if v := e.Violation(); v != nil {
 		t.Fatalf("the reference broke %v", v)
+	}
+}
+
+// Steered at its syscalls, a peer holds before each point until told: two peers held at
+// their first call; one run to its listen and on, so it leads while the other still waits;
+// then the other freed, so it follows. The kernel shows one listener throughout.
+func TestEngineSteersAtSyscalls(t *testing.T) {
+	self, _ := os.Executable()
+	if err := syscalls.Available(self); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, SteerSyscalls: true})
+	if err := e.StartWith([]string{"p1", "p2"}, engine.StartOptions{Steered: true}); err != nil {
+		t.Fatal(err)
+	}
+	held := func(id, point string) func(kernel.Snapshot) bool {
+		return func(kernel.Snapshot) bool { return strings.HasPrefix(e.Status(id).Paused, point+" ") }
+	}
+	for _, id := range []string{"p1", "p2"} {
+		if ok, err := e.WaitFor(ctx, 10*time.Second, func(kernel.Snapshot) bool { return e.Status(id).Paused != "" }); !ok || err != nil {
+			t.Fatalf("%s not held at its first call: %v", id, err)
+		}
+	}
+	e.RunTo("p1", "listen")
+	if ok, err := e.WaitFor(ctx, 10*time.Second, held("p1", "listen")); !ok || err != nil {
+		t.Fatalf("p1 not held at listen: %+v %v", e.Status("p1"), err)
+	}
+	if s, _ := e.Snapshot(""); len(s.Listeners) != 0 {
+		t.Fatalf("a listener before p1's held listen: %+v", s.Listeners)
+	}
+	e.Continue("p1")
+	if ok, err := e.WaitFor(ctx, 10*time.Second, func(s kernel.Snapshot) bool { return len(s.Listeners) == 1 }); !ok || err != nil {
+		t.Fatalf("p1's listen did not listen: %v", err)
+	}
+	if st := e.Status("p2"); st.Paused == "" || st.Roles != 0 {
+		t.Fatalf("p2 moved while held: %+v", st)
+	}
+	e.Free("p1")
+	e.Free("p2")
+	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
+		t.Fatalf("not settled once free: %v", err)
+	}
+	if ok, err := e.WaitFor(ctx, 10*time.Second, func(kernel.Snapshot) bool {
+		return e.Status("p1").Role == engine.RoleLeader && e.Status("p2").Role == engine.RoleFollower
+	}); !ok || err != nil {
+		t.Fatalf("p1 %+v, p2 %+v: %v", e.Status("p1"), e.Status("p2"), err)
+	}
+	log := strings.Join(e.TakeLog(), "\n")
+	for _, want := range []string{"p1 holds at listen", "p1 listen election.sock -> ok", "p2 connect election.sock -> ok"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the story lacks %q:\n%s", want, log)
+		}
 	}
 }

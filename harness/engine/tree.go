@@ -182,6 +182,31 @@ func readChildren(path string, out []int) []int {
 	return out
 }
 
+// runnable reports whether a thread of process pid, or of a descendant, is running or
+// waiting for a CPU (state R): the process has not come to rest.
+func runnable(pid int) bool {
+	todo := []int{pid}
+	for n := 0; len(todo) > 0 && n < 64; n++ {
+		p := todo[0]
+		todo = todo[1:]
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		if err != nil {
+			continue
+		}
+		for _, t := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", p, t.Name()))
+			if err != nil {
+				continue
+			}
+			if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'R' {
+				return true
+			}
+		}
+		todo = append(todo, deepChildren(p)...)
+	}
+	return false
+}
+
 // stat returns a process's start time and state from /proc/PID/stat.
 func stat(pid int) (start uint64, state byte, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

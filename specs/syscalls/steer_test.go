@@ -1,0 +1,149 @@
+package syscalls_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/splitbrain-dev/splitbrain/chaos"
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
+)
+
+// exploration is one finished `splitbrain explore` or `splitbrain replay`.
+type exploration struct {
+	code   int
+	stderr string
+	res    chaos.Result
+	dir    string
+}
+
+// steps returns the numbered lines of the counterexample's story: the interleaving, without
+// the verdict line (which names inodes and pids that differ from run to run).
+func (x exploration) steps() []string {
+	GinkgoHelper()
+	Expect(x.res.Counterexample).NotTo(BeNil(), x.stderr)
+	var out []string
+	for _, l := range x.res.Counterexample.Story {
+		if !strings.HasPrefix(strings.TrimSpace(l), "=>") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// splitbrain runs `splitbrain CMD --out DIR ARGS...` with extra environment to its end and
+// reads DIR/exploration.json.
+func splitbrain(env []string, cmd string, args ...string) exploration {
+	GinkgoHelper()
+	dir := filepath.Join(GinkgoT().TempDir(), "out")
+	c := exec.Command(bin, append([]string{cmd, "--out", dir}, args...)...)
+	c.Env = append(os.Environ(), env...)
+	s, err := gexec.Start(c, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { s.Terminate().Wait() })
+	Eventually(s).Should(gexec.Exit())
+	x := exploration{code: s.ExitCode(), stderr: string(s.Err.Contents()), dir: dir}
+	if b, err := os.ReadFile(filepath.Join(dir, "exploration.json")); err == nil {
+		var doc struct {
+			Exploration chaos.Result `json:"exploration"`
+		}
+		Expect(json.Unmarshal(b, &doc)).To(Succeed())
+		x.res = doc.Exploration
+	}
+	return x
+}
+
+// splitBrain hunts the split brain itself: the two invariants it breaks, no plants.
+var splitBrain = []string{"--invariants", "single-listener,reachable-leader", "--leave-out", "plant,stale", "--quiet"}
+
+// caughtAndReplayed expects an exploration that found a split brain, shrunk to at most 6
+// steps told in syscalls, whose schedule.json replays the very same interleaving.
+func caughtAndReplayed(x exploration, replays int) {
+	GinkgoHelper()
+	Expect(x.code).To(Equal(1), x.stderr)
+	Expect(x.res.Mode).To(Equal(chaos.ModeSyscalls))
+	Expect(x.res.Violation.Invariant).To(BeElementOf("single-listener", "reachable-leader"))
+	Expect(x.res.Counterexample.Len()).To(BeNumerically("<=", 6), strings.Join(x.res.Counterexample.Story, "\n"))
+	story := strings.Join(x.steps(), "\n")
+	Expect(story).To(MatchRegexp(`listen \S+ -> ok`), "the story is told in syscalls")
+	Expect(story).To(ContainSubstring(" holds at "))
+	for i := 0; i < replays; i++ {
+		By("replaying schedule.json: the same interleaving, the same violation")
+		again := splitbrain(nil, "replay", filepath.Join(x.dir, "schedule.json"))
+		Expect(again.code).To(Equal(1), again.stderr)
+		Expect(again.res.Violation.Invariant).To(Equal(x.res.Violation.Invariant))
+		Expect(again.steps()).To(Equal(x.steps()))
+	}
+}
+
+var _ = Describe("steering at syscalls", Label("syscalls"), func() {
+	It("steers a black-box Python probe-then-unlink peer into a split brain of at most 6 syscall steps within a 60 s search, and replays it exactly", func() {
+		needPython()
+		needSeccomp()
+		naive, err := filepath.Abs(filepath.Join("..", "..", "peers", "python", "naive_peer.py"))
+		Expect(err).NotTo(HaveOccurred())
+		// No --mode: a black-box peer is steered at its syscalls wherever the kernel allows.
+		x := splitbrain(nil, "explore", append([]string{"--impl", python + " " + naive, "--budget", "60s", "--seed", "1"}, splitBrain...)...)
+		caughtAndReplayed(x, 3)
+		Expect(x.res.Counterexample.Story).To(ContainElement(ContainSubstring("unlink election.sock -> ok")), "the unlink that orphans the first leader")
+	})
+
+	It("finds the Node probe-unlink canary with its failpoints off, unchanged", func() {
+		needSeccomp()
+		node, err := exec.LookPath("node")
+		if err != nil {
+			Skip("node is not on PATH: .ci/run installs it")
+		}
+		js, err := filepath.Abs(filepath.Join("..", "..", "examples", "adapters", "node-probe-unlink", "peer.js"))
+		Expect(err).NotTo(HaveOccurred())
+		x := splitbrain(nil, "explore", append([]string{"--impl", node + " " + js, "--mode", "syscalls",
+			"--budget", "60s", "--seed", "1", "--shrink-time", "5s"}, splitBrain...)...)
+		caughtAndReplayed(x, 1)
+		Expect(strings.Join(x.steps(), "\n")).NotTo(ContainSubstring("pauses at"), "no failpoint was used")
+	})
+
+	for _, c := range []string{"reuseport", "dual-stack"} {
+		It("finds the tcp canary "+c+" by steering, not by chance", func() {
+			needSeccomp()
+			x := splitbrain(nil, "explore", append([]string{"--impl", bin + " peer --impl " + c, "--mode", "syscalls",
+				"--transport", "tcp", "--budget", "60s", "--seed", "1", "--shrink-time", "5s"}, splitBrain...)...)
+			caughtAndReplayed(x, 1)
+		})
+	}
+
+	It("never flags the reference, steered at its syscalls", func() {
+		needSeccomp()
+		x := splitbrain(nil, "explore", "--mode", "syscalls", "--budget", "20s", "--quiet")
+		Expect(x.code).To(Equal(0), x.stderr)
+		Expect(x.res.Mode).To(Equal(chaos.ModeSyscalls))
+		Expect(x.res.Schedules).To(BeNumerically(">=", 10), "the budget bought schedules")
+	})
+
+	Context("where seccomp notification is unavailable (simulated: "+syscalls.EnvUnavailable+")", func() {
+		hook := []string{syscalls.EnvUnavailable + "=simulated for the spec"}
+
+		It("says so once and gives a black-box peer drawn timings instead", func() {
+			needPython()
+			naive, err := filepath.Abs(filepath.Join("..", "..", "peers", "python", "naive_peer.py"))
+			Expect(err).NotTo(HaveOccurred())
+			x := splitbrain(hook, "explore", "--impl", python+" "+naive, "--budget", "2s", "--quiet",
+				"--invariants", "single-listener,reachable-leader", "--leave-out", "plant,stale")
+			Expect(x.code).To(BeElementOf(0, 1), x.stderr) // timing may or may not hit the race
+			Expect(strings.Count(x.stderr, "seccomp user notification unavailable")).To(Equal(1), x.stderr)
+			Expect(x.stderr).To(ContainSubstring("drawn fault timings"))
+			Expect(x.res.Mode).To(Equal(chaos.ModeTiming))
+		})
+
+		It("refuses --mode syscalls with exit 3, naming why", func() {
+			x := splitbrain(hook, "explore", "--mode", "syscalls", "--budget", "2s", "--quiet")
+			Expect(x.code).To(Equal(3), x.stderr)
+			Expect(x.stderr).To(ContainSubstring("simulated for the spec"))
+		})
+	})
+})
