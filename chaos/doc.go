@@ -19,8 +19,16 @@
 //
 // White-box peers (they announce failpoints, docs/PROTOCOL.md) are steered: started with
 // every failpoint paused, they move one failpoint at a time when a step says so, so one
-// schedule is one interleaving and replays as the same interleaving. Black-box peers get
-// timing schedules: the same faults with drawn delays and start gaps.
+// schedule is one interleaving and replays as the same interleaving. Any peer, black-box
+// included and unchanged, can be steered the same way at its syscalls instead ([ModeSyscalls],
+// seccomp user notification through harness/engine): held before each connect, bind,
+// listen, unlink, rename or lock on the election's files, it makes one call per step that
+// says so ("continue p2" tells "p2 connect election.sock -> ECONNREFUSED, p2 holds at unlink
+// election.sock"), and "kill p2" kills it where it waits. Holding a peer after a call is
+// holding it before its next one. A steered peer rests when it waits at a point, or when it
+// has been quiet for [Config.Quiet] with no thread able to run. Where seccomp notification
+// is unavailable, black-box peers get timing schedules: the same faults with drawn delays
+// and start gaps.
 //
 // The rapid state machine (t.Repeat, "" action = invariants) draws each step with a
 // labelled Draw and executes it at once. [Explore] runs it one seed at a time within a

@@ -19,10 +19,12 @@ const (
 	// failpoint; free peers are continued at every failpoint and the step waits for the
 	// group to settle. Gap, if set, is the time between two starts (timing schedules).
 	OpStart Op = "start"
-	// OpContinue resumes a steered peer from its failpoint; the step ends when it pauses at
-	// the next one, exits, or stays quiet for Config.Quiet (e.g. blocked on a lock).
+	// OpContinue resumes a steered peer from its failpoint (or lets the syscall it waits in
+	// go on); the step ends when it pauses at the next one, exits, or stays quiet for
+	// Config.Quiet (e.g. blocked on a lock).
 	OpContinue Op = "continue"
-	// OpRunTo continues a steered peer at every failpoint until it pauses at At.
+	// OpRunTo continues a steered peer at every failpoint (syscall) until it pauses at At:
+	// a failpoint name, or one of engine.SyscallPoints.
 	OpRunTo Op = "run-to"
 	// OpFree lets a steered peer run free (continued at every failpoint from now on); the
 	// step ends when it leads, follows, exits or stays quiet.
@@ -107,7 +109,7 @@ type Schedule struct {
 	Version   int    `json:"version"`   // schedule format version, 1
 	Impl      string `json:"impl"`      // the peer command line it was found with
 	Transport string `json:"transport"` // "unix" or "tcp"
-	Mode      string `json:"mode"`      // ModeSteered or ModeTiming
+	Mode      string `json:"mode"`      // ModeSteered, ModeSyscalls or ModeTiming
 	Seed      uint64 `json:"seed"`      // the rapid seed of the exploration that found it
 	Steps     []Step `json:"steps"`
 	// Violation is what the schedule showed when it was recorded (nil if nothing).

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -145,5 +146,50 @@ var _ = Describe("steering at syscalls", Label("syscalls"), func() {
 			Expect(x.code).To(Equal(3), x.stderr)
 			Expect(x.stderr).To(ContainSubstring("simulated for the spec"))
 		})
+	})
+})
+
+var _ = Describe("steering at syscalls without root", Label("syscalls"), func() {
+	It("works as uid 65534: the shim sets no_new_privs and the supervisor needs no privilege", func() {
+		needPython()
+		needSeccomp()
+		if os.Geteuid() != 0 {
+			Skip("the spec starts splitbrain as uid 65534, which needs root")
+		}
+		py := "/usr/bin/python3" // the system's: an interpreter under root's home is not uid 65534's
+		if _, err := os.Stat(py); err != nil {
+			Skip(py + " is missing: .ci/run installs it")
+		}
+		// A folder uid 65534 can read and write, with the binary and the peer in it.
+		dir, err := os.MkdirTemp("", "sb-nobody-")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(os.RemoveAll, dir)
+		Expect(os.Chmod(dir, 0o755)).To(Succeed())
+		exe, naive := filepath.Join(dir, "splitbrain"), filepath.Join(dir, "naive_peer.py")
+		for from, to := range map[string]string{bin: exe, filepath.Join("..", "..", "peers", "python", "naive_peer.py"): naive} {
+			b, err := os.ReadFile(from)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(os.WriteFile(to, b, 0o755)).To(Succeed())
+		}
+		out := filepath.Join(dir, "out")
+		Expect(os.Mkdir(out, 0o755)).To(Succeed())
+		Expect(os.Chown(out, 65534, 65534)).To(Succeed())
+
+		cmd := exec.Command(exe, append([]string{"explore", "--out", filepath.Join(out, "x"), "--impl", py + " " + naive,
+			"--budget", "60s", "--seed", "1", "--shrink-time", "5s"}, splitBrain...)...)
+		cmd.Dir = out
+		cmd.Env = append(os.Environ(), "HOME="+out, "TMPDIR="+out)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { s.Terminate().Wait() })
+		Eventually(s).Should(gexec.Exit(1))
+		b, err := os.ReadFile(filepath.Join(out, "x", "schedule.json"))
+		Expect(err).NotTo(HaveOccurred())
+		var sched chaos.Schedule
+		Expect(json.Unmarshal(b, &sched)).To(Succeed())
+		Expect(sched.Mode).To(Equal(chaos.ModeSyscalls), "steered at its syscalls, not timed")
+		Expect(sched.Len()).To(BeNumerically("<=", 6))
+		Expect(sched.Violation.Invariant).To(BeElementOf("single-listener", "reachable-leader"))
 	})
 })
