@@ -106,7 +106,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return exitHarness
 	}
 	for _, f := range fl {
-		if f.Name() == (fault.KillAtSyscall{}).Name() && !watch {
+		if (f.Name() == (fault.KillAtSyscall{}).Name() || f.Name() == (fault.HoldAtSyscall{}).Name()) && !watch {
 			fmt.Fprintf(stderr, "splitbrain run: --faults %s needs the peers' syscalls watched: add --syscalls on\n", f.Name())
 			return exitHarness
 		}

@@ -178,3 +178,39 @@ func TestEngineSteersAtSyscalls(t *testing.T) {
 		}
 	}
 }
+
+// hold-at-syscall kills the leader and holds the next peer at a key call while the others
+// run ahead; the reference's lock lets nobody else listen meanwhile, so the hold ends on
+// its bound, and the group settles with no violation.
+func TestHoldAtSyscall(t *testing.T) {
+	self, _ := os.Executable()
+	if err := syscalls.Available(self); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, Syscalls: true})
+	if err := e.Start(e.NewIDs(3)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
+		t.Fatalf("not settled: %v", err)
+	}
+	if err := (fault.HoldAtSyscall{Point: "bind", Hold: 100 * time.Millisecond}).Inject(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	var held *history.Record
+	for _, r := range e.Records() {
+		if r.Kind == history.KindFault && r.Fault.Name == "hold-at-syscall" && strings.HasPrefix(r.Fault.Detail, "held at ") {
+			held = &r
+		}
+	}
+	if held == nil || !strings.Contains(held.Fault.Detail, " bind ") || !strings.Contains(held.Fault.Detail, "nobody listened") {
+		t.Fatalf("no hold at bind that ended on its bound: %+v", held)
+	}
+	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
+		t.Fatalf("not settled after the hold: %v", err)
+	}
+	if v := e.Violation(); v != nil {
+		t.Fatalf("the reference broke %v", v)
+	}
+}

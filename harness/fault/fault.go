@@ -92,7 +92,7 @@ func All() []Fault {
 	return []Fault{
 		Kill{Role: Leader}, Kill{Role: Leader, Graceful: true},
 		Kill{Role: Follower}, Kill{Role: Follower, Graceful: true},
-		KillNewLeader{}, KillAtFailpoint{}, KillAtSyscall{},
+		KillNewLeader{}, KillAtFailpoint{}, KillAtSyscall{}, HoldAtSyscall{},
 		Pause{},
 		Start{}, Start{Storm: true}, RestartDead{},
 		StaleSocket{},

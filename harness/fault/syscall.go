@@ -3,6 +3,8 @@ package fault
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 )
@@ -87,4 +89,97 @@ func atPoint(c *syscalls.Call, point string) bool {
 		return c.Name == "listen" && (c.Phase == syscalls.After || !c.Made)
 	}
 	return false
+}
+
+// HoldPoints are the points HoldAtSyscall picks from: where a peer that waits lets the
+// others elect behind its back. Each is held before it happens.
+var HoldPoints = []string{"unlink", "bind", "rename"}
+
+// HoldAtSyscall kills the leader, then holds the first peer that reaches Point (picked at
+// random from HoldPoints when empty) on the address in the election that follows, and lets
+// the others run ahead: the held call goes on once another peer has listened on the address,
+// or after Hold (default the quiet bound). A probe-then-unlink peer held between its refused
+// probe and its unlink so removes the new leader's socket, whatever its timing. It needs
+// --syscalls; any implementation will do.
+type HoldAtSyscall struct {
+	Point string
+	Hold  time.Duration
+}
+
+// Name implements Fault.
+func (HoldAtSyscall) Name() string { return "hold-at-syscall" }
+
+// Inject implements Fault.
+func (f HoldAtSyscall) Inject(ctx context.Context, env Env) error {
+	h, ok := env.(SyscallHolder)
+	if !ok || !h.WatchesSyscalls() {
+		return fmt.Errorf("%s needs the peers' syscalls watched (--syscalls on): %w", f.Name(), ErrNoTarget)
+	}
+	point := f.Point
+	if point == "" {
+		point = HoldPoints[env.Rand().IntN(len(HoldPoints))]
+	}
+	hold := f.Hold
+	if hold <= 0 {
+		hold = env.Quiet()
+	}
+	old, err := env.Leader(f.Name())
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		return fmt.Errorf("%s: %w", f.Name(), ErrNoTarget)
+	}
+	ctx, cancel := context.WithTimeout(ctx, env.Timeout())
+	defer cancel()
+	done := make(chan error, 1)
+	disarm := h.AtSyscall(func(c *syscalls.Call) bool { return heldAt(c, point) }, func(c *syscalls.Call) {
+		p := env.Peer(c.Peer)
+		if p == nil {
+			done <- fmt.Errorf("%s: %s is not a live peer: %w", f.Name(), c.Peer, ErrNoTarget)
+			return
+		}
+		ahead := make(chan string, 1)
+		disarmAhead := h.AtSyscall(func(o *syscalls.Call) bool {
+			return o.Peer != c.Peer && atPoint(o, "listen")
+		}, func(o *syscalls.Call) { ahead <- o.Peer })
+		defer disarmAhead()
+		timer := time.NewTimer(hold)
+		defer timer.Stop()
+		what := fmt.Sprintf("held at %s for %v: nobody listened meanwhile", c, hold)
+		select {
+		case other := <-ahead:
+			what = fmt.Sprintf("held at %s until %s listened", c, other)
+		case <-timer.C:
+		case <-ctx.Done():
+		case <-p.Done():
+			what = fmt.Sprintf("held at %s until it died", c)
+		}
+		record(env, f.Name(), p, "", what)
+		done <- nil
+	})
+	defer disarm()
+	if err := signal(env, f.Name(), old, false, "the leader, to start an election"); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%s: no peer reached %s on the address within %v: %w", f.Name(), point, env.Timeout(), ErrNoTarget)
+	case err := <-done:
+		return err
+	}
+}
+
+// heldAt: a call at point, before it happens (rename of the address, or onto it).
+func heldAt(c *syscalls.Call, point string) bool {
+	if !c.Key || c.Phase != syscalls.Before {
+		return false
+	}
+	switch point {
+	case "rename":
+		return strings.HasPrefix(c.Name, "rename")
+	case "bind":
+		return c.Name == "bind"
+	}
+	return atPoint(c, point)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/splitbrain-dev/splitbrain/chaos"
+	"github.com/splitbrain-dev/splitbrain/harness/check"
 	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 )
 
@@ -191,5 +192,25 @@ var _ = Describe("steering at syscalls without root", Label("syscalls"), func() 
 		Expect(sched.Mode).To(Equal(chaos.ModeSyscalls), "steered at its syscalls, not timed")
 		Expect(sched.Len()).To(BeNumerically("<=", 6))
 		Expect(sched.Violation.Invariant).To(BeElementOf("single-listener", "reachable-leader"))
+	})
+})
+
+var _ = Describe("run --faults hold-at-syscall", Label("syscalls"), func() {
+	It("lets the others run ahead of a held peer, and so catches a black-box probe-then-unlink peer at its unlink", func() {
+		needPython()
+		needSeccomp()
+		naive, err := filepath.Abs(filepath.Join("..", "..", "peers", "python", "naive_peer.py"))
+		Expect(err).NotTo(HaveOccurred())
+		o := run(nil, "--impl", python+" "+naive, "--peers", "4", "--faults", "hold-at-syscall",
+			"--syscalls", "on", "--duration", "30s", "--settle", "1s", "--fail-fast", "--seed", "1")
+		Expect(o.code).To(Equal(1), o.stderr)
+		var held []string
+		for _, r := range o.records() {
+			if r.Fault != nil && r.Fault.Name == "hold-at-syscall" && strings.HasPrefix(r.Fault.Detail, "held at ") {
+				held = append(held, r.Fault.Detail)
+			}
+		}
+		Expect(held).To(ContainElement(MatchRegexp(`held at p\d+ unlink\S* \S+ until p\d+ listened`)))
+		Expect(o.results.Verdict).To(Equal(check.Fail))
 	})
 })

@@ -71,8 +71,8 @@ func (o outcome) invariant(name string) check.Result {
 	return check.Result{}
 }
 
-// syscallRecords returns the history's syscall records.
-func (o outcome) syscallRecords() []history.Record {
+// records returns the history's records.
+func (o outcome) records() []history.Record {
 	GinkgoHelper()
 	f, err := os.Open(filepath.Join(o.dir, "history.jsonl"))
 	Expect(err).NotTo(HaveOccurred())
@@ -83,6 +83,16 @@ func (o outcome) syscallRecords() []history.Record {
 	for sc.Scan() {
 		var r history.Record
 		Expect(json.Unmarshal(sc.Bytes(), &r)).To(Succeed())
+		out = append(out, r)
+	}
+	return out
+}
+
+// syscallRecords returns the history's syscall records.
+func (o outcome) syscallRecords() []history.Record {
+	GinkgoHelper()
+	var out []history.Record
+	for _, r := range o.records() {
 		if r.Kind == history.KindSyscall {
 			out = append(out, r)
 		}
