@@ -16,6 +16,9 @@ import (
 // folder of the secret (our temp folder) holds any lock files peers make beside it.
 func (e *Engine) startSupervisor() error {
 	if e.cfg.Shim == "" {
+		if !syscalls.CanShim() {
+			return fmt.Errorf("syscalls: this program cannot be the peers' shim: call syscalls.ShimIfAsked first thing in main (or TestMain), or set engine.Config.Shim to the splitbrain binary")
+		}
 		exe, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("syscalls: find this executable for the shim: %w", err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -27,6 +28,7 @@ const (
 // TestMain of a test binary that starts wrapped peers). The shim exits 127 with a message on
 // stderr when it cannot hand over the filter or exec the peer.
 func ShimIfAsked() {
+	shimReady.Store(true)
 	sock := os.Getenv(EnvSocket)
 	if sock == "" || len(os.Args) < 3 || os.Args[1] != "shim" || os.Args[2] != "--" {
 		return
@@ -35,6 +37,15 @@ func ShimIfAsked() {
 	fmt.Fprintf(os.Stderr, "splitbrain shim: %v\n", err)
 	os.Exit(127)
 }
+
+// shimReady is set once this program has called ShimIfAsked: only then may it start itself
+// as a shim (a program that never calls it would run its own main again, with "shim" as an
+// argument; a test binary would run its tests again).
+var shimReady atomic.Bool
+
+// CanShim reports whether this program called [ShimIfAsked], so that it can be the shim of
+// the peers it starts.
+func CanShim() bool { return shimReady.Load() }
 
 // shim installs the filter on this thread, hands its listener to the supervisor, waits for
 // the supervisor's ack (from then on every filtered call has someone to answer it), and

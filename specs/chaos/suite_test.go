@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 	"github.com/splitbrain-dev/splitbrain/internal/specbin"
 )
 
@@ -24,6 +25,13 @@ var peerCmd string
 
 // cleanupBin removes the build of the peer; set on process 1 only.
 var cleanupBin = func() {}
+
+// TestMain lets this binary be the shim of peers steered at their syscalls (the committed
+// CANARY.syscalls.json schedules are replayed in-process).
+func TestMain(m *testing.M) {
+	syscalls.ShimIfAsked()
+	os.Exit(m.Run())
+}
 
 func TestChaos(t *testing.T) {
 	RegisterFailHandler(Fail)

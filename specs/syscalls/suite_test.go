@@ -1,6 +1,9 @@
-// Package syscalls_test holds the specs of the syscall oracle (--syscalls): real peers run
-// through the splitbrain CLI under seccomp user notification, a split brain of about 1 ms
-// caught exactly where sampling misses it, and the fallback where the kernel forbids it.
+// Package syscalls_test holds the specs of the syscall oracle (--syscalls) and of steering at
+// syscalls (explore --mode syscalls, run --faults hold-at-syscall): real peers run through
+// the splitbrain CLI under seccomp user notification, a split brain of about 1 ms caught
+// exactly where sampling misses it, black-box peers in Python, Node and Go steered into a
+// split brain of a few syscalls that replays exactly, the reference never flagged, steering
+// as uid 65534, and the fallback where the kernel forbids it.
 //
 // Run: go test ./specs/syscalls/...  (python3 must be on PATH, else the specs say so and
 // are skipped; without seccomp user notification the exact specs are skipped and say why).
