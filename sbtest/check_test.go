@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 	"github.com/splitbrain-dev/splitbrain/sbtest"
 )
 
@@ -111,5 +112,25 @@ func TestResultErrWrapsTheVerdict(t *testing.T) {
 	}
 	if err := (&sbtest.Result{Verdict: sbtest.Pass}).Err(); err != nil {
 		t.Errorf("pass: Err() = %v", err)
+	}
+}
+
+// With Syscalls, the Go peers run under the test binary as their shim: the reference's
+// exact verdict holds under hold-at-syscall, and the replay command says --syscalls on.
+func TestRunWatchesSyscalls(t *testing.T) {
+	self, _ := os.Executable()
+	if err := syscalls.Available(self); err != nil {
+		t.Skip(err)
+	}
+	res := sbtest.Check(t, sbtest.RunConfig{Peer: referencePeer, Peers: 4, Duration: 4 * time.Second,
+		Faults: []string{"hold-at-syscall", "kill-leader"}, Settle: time.Second, Syscalls: true, Seed: 1})
+	if inv, _ := res.Invariant("single-listener"); inv.Verdict != sbtest.Pass {
+		t.Fatalf("single-listener: %s (%s)", inv.Verdict, inv.Reason)
+	}
+	if !strings.Contains(res.Replay, "--syscalls on") {
+		t.Fatalf("the replay command does not watch syscalls: %s", res.Replay)
+	}
+	if !strings.Contains(res.String(), "exact") {
+		t.Errorf("the summary does not say the split-brain invariants were judged exactly:\n%s", res)
 	}
 }

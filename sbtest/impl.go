@@ -15,6 +15,7 @@ import (
 
 	"github.com/splitbrain-dev/splitbrain/harness/proc"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 	"github.com/splitbrain-dev/splitbrain/peers/peerio"
 )
 
@@ -113,9 +114,10 @@ func Main(m *testing.M) {
 }
 
 // Dispatch returns at once, unless this process is the test binary re-executed as a Go
-// peer: then it runs the peer and exits with its status. Call it first in a TestMain of
+// peer (or as the shim of a watched peer): then it runs the peer and exits with its status. Call it first in a TestMain of
 // your own, before any setup, since whatever runs before it runs in every peer too.
 func Dispatch() {
+	syscalls.ShimIfAsked() // the shim of peers watched at their syscalls (RunConfig.Syscalls)
 	if code, ok := dispatch(os.Args); ok {
 		os.Exit(code)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/proc"
 	"github.com/splitbrain-dev/splitbrain/harness/report"
 	"github.com/splitbrain-dev/splitbrain/harness/run"
+	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 	"github.com/splitbrain-dev/splitbrain/harness/timeline"
 )
 
@@ -67,6 +68,13 @@ type RunConfig struct {
 	// FailFast ends the fault phase at the first violation seen online (two listeners, an
 	// orphaned one, a planted file changed); the run still settles, judges and reports.
 	FailFast bool
+	// Syscalls watches every peer at its election syscalls with seccomp user notification
+	// (`splitbrain run --syscalls on`): single-listener and reachable-leader are judged at
+	// each listen, unlink and rename of the address, and the faults "kill-at-syscall" and
+	// "hold-at-syscall" can be drawn. The test binary is the shim: its TestMain must call
+	// [Main] or [Dispatch]. Where seccomp notification is unavailable the run fails with
+	// ErrHarness, saying why.
+	Syscalls bool
 	// Out is the result folder, created if needed; "" means a new folder in os.TempDir()
 	// (Check removes it when the test passes; Run leaves it to the caller).
 	Out string
@@ -98,12 +106,21 @@ func (c RunConfig) execute(ctx context.Context, out string) (*Result, error) {
 	if err := c.Peer.preflight(ctx); err != nil {
 		return nil, err
 	}
+	if c.Syscalls {
+		self, err := os.Executable()
+		if err == nil {
+			err = syscalls.Available(self)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: Syscalls: %w", ErrHarness, err)
+		}
+	}
 	replay := c.replay(impl, transport, seed)
 	o, err := run.Run(ctx, run.Config{
 		Impl: impl, Transport: transport, Peers: c.Peers, Rounds: c.Rounds, Duration: c.Duration,
 		Faults: faults, Seed: seed, Out: out, Settle: c.Settle, Liveness: c.Liveness,
 		Failpoints: c.Failpoints, Broadcasts: c.Broadcasts, FailFast: c.FailFast,
-		Replay: replay, Progress: c.Progress, Report: writeReports,
+		Syscalls: c.Syscalls, Replay: replay, Progress: c.Progress, Report: writeReports,
 	})
 	if o == nil {
 		return nil, err
@@ -171,6 +188,9 @@ func (c RunConfig) replay(impl, transport string, seed int64) string {
 	}
 	if c.FailFast {
 		args = append(args, "--fail-fast")
+	}
+	if c.Syscalls {
+		args = append(args, "--syscalls", "on")
 	}
 	return strings.Join(append(args, "--seed", strconv.FormatInt(seed, 10)), " ")
 }
