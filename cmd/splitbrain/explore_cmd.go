@@ -21,9 +21,9 @@ spent. White-box peers (that announce failpoints) get steered interleavings: one
 interleaving of real processes. Black-box peers, unchanged, are steered at their election
 syscalls (connect, bind, listen, unlink, rename, lock) with seccomp user notification where the
 kernel allows it (--syscalls auto, the default), and get drawn fault timings where it does not;
---mode syscalls steers any peer so. A counterexample is
-shrunk, replayed to confirm it, printed as a numbered story and saved as DIR/schedule.json;
-'splitbrain replay DIR/schedule.json' runs it again.
+--mode syscalls steers any peer so. A counterexample is shrunk, replayed to confirm it, printed
+as a numbered story and saved as DIR/schedule.json; 'splitbrain replay DIR/schedule.json' runs
+it again.
 
 Exit codes: 0 nothing found within the budget, 1 a violation, 3 harness error, 128+signal.
 
