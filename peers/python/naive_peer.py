@@ -7,10 +7,17 @@ and listens there itself. Two peers that are both refused both unlink and both l
 first one's socket is left orphaned, a leader no new peer can reach. This is the election
 written again and again; splitbrain explore --syscalls finds the race without any change to
 this file.
+
+  --stagger S   before its first election, wait S seconds times its peer number (p3: 3*S),
+                so that a group started at once elects without racing: the race then comes
+                only from what the harness does (a leader killed, a peer held at a syscall).
 """
+import argparse
 import os
+import re
 import socket
 import sys
+import time
 
 
 def elect(path):
@@ -36,10 +43,16 @@ def elect(path):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stagger", type=float, default=0.0)
+    args = ap.parse_args()
     path = os.environ.get("SPLITBRAIN_ADDR")
     if not path or os.environ.get("SPLITBRAIN_TRANSPORT", "unix") != "unix":
         print("naive_peer.py: needs SPLITBRAIN_ADDR, a unix socket path", file=sys.stderr)
         return 2
+    m = re.fullmatch(r"p(\d+)", os.environ.get("SPLITBRAIN_PEER", ""))
+    if args.stagger > 0 and m:
+        time.sleep(args.stagger * int(m.group(1)))
     while True:
         role, s = elect(path)
         if role == "leader":
