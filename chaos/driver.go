@@ -107,7 +107,7 @@ func (d *driver) exec(ctx context.Context, i int, st Step) (stop bool, err error
 			return false, err
 		}
 	}
-	note, did, err := d.do(ctx, st)
+	note, did, err := d.do(ctx, &st)
 	if errors.Is(err, engine.ErrViolation) {
 		err = nil
 	}
@@ -192,11 +192,16 @@ func compact(log []string) string {
 // rest waits for the group to come to rest after a step: settled (when it can settle), or
 // every live peer resting.
 func (d *driver) rest(ctx context.Context) error {
+	_, err := d.calm(ctx)
+	return err
+}
+
+// calm is rest, and reports whether the group came to rest in time.
+func (d *driver) calm(ctx context.Context) (bool, error) {
 	if d.e.AllFree() {
-		_, err := d.e.WaitSettled(ctx, d.cfg.Settle, true)
-		return err
+		return d.e.WaitSettled(ctx, d.cfg.Settle, true)
 	}
-	_, err := d.e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
+	return d.e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
 		for _, p := range d.e.Live() {
 			if !d.e.Resting(p.ID()) {
 				return false
@@ -204,7 +209,6 @@ func (d *driver) rest(ctx context.Context) error {
 		}
 		return true
 	})
-	return err
 }
 
 // target is the fault.Target a step names.
@@ -214,9 +218,12 @@ func target(st Step) fault.Target {
 
 // do carries out one step with the engine and the fault package. did is false when the
 // step found nothing to act on; note is for the story.
-func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err error) {
+func (d *driver) do(ctx context.Context, st *Step) (note string, did bool, err error) {
 	e := d.e
 	switch st.Op {
+	case OpChurn:
+		return d.churn(ctx, st)
+
 	case OpStart:
 		if d.cfg.Mode == ModeSteered && !st.Steered {
 			// Steered schedules keep their races in the steering: free peers start one
@@ -272,7 +279,7 @@ func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err er
 		return "", true, err
 
 	case OpKill, OpTerm:
-		p, err := target(st).Resolve(e, string(st.Op))
+		p, err := target(*st).Resolve(e, string(st.Op))
 		if err != nil || p == nil {
 			return "no target", false, err
 		}
@@ -296,7 +303,7 @@ func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err er
 		return note, true, d.rest(ctx)
 
 	case OpPause:
-		p, err := target(st).Resolve(e, "pause")
+		p, err := target(*st).Resolve(e, "pause")
 		if err != nil || p == nil {
 			return "no target", false, err
 		}
@@ -348,6 +355,55 @@ func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err er
 		return d.settle(ctx)
 	}
 	return "", false, fmt.Errorf("unknown step op %q", st.Op)
+}
+
+// churn carries out OpChurn, and keeps in st.Peers only the peers it started.
+func (d *driver) churn(ctx context.Context, st *Step) (string, bool, error) {
+	e := d.e
+	var killed []string
+	for i, id := range st.Peers {
+		p, err := target(Step{Role: st.Role}).Resolve(e, "churn")
+		if err != nil {
+			return "", i > 0, err
+		}
+		if p == nil {
+			st.Peers = st.Peers[:i]
+			if i == 0 {
+				return "no target", false, nil
+			}
+			break
+		}
+		leader := e.Status(p.ID()).Role == engine.RoleLeader || st.Role == RoleLeader
+		if err := (fault.Kill{At: fault.Target{Peer: p.ID()}}).Inject(ctx, e); errors.Is(err, fault.ErrNoTarget) {
+			st.Peers = st.Peers[:i]
+			if i == 0 {
+				return "no target", false, nil
+			}
+			break
+		} else if err != nil {
+			return "", true, err
+		}
+		if err := e.WaitExit(ctx, p, startWait); err != nil {
+			return "", true, err
+		}
+		if leader {
+			d.leaderKills++
+		}
+		killed = append(killed, p.ID())
+		if err := (fault.Start{IDs: []string{id}}).Inject(ctx, e); err != nil {
+			return "", true, err
+		}
+		note := "killed " + strings.Join(killed, " ")
+		if ok, err := d.calm(ctx); err != nil {
+			return note, true, err
+		} else if !ok {
+			// A group that does not come to rest will not once more is killed: the
+			// settle step judges it.
+			st.Peers = st.Peers[:i+1]
+			return note + "; the group did not come to rest, so the churn stops", true, nil
+		}
+	}
+	return "killed " + strings.Join(killed, " "), true, nil
 }
 
 // settle carries out OpSettle: every stopped peer resumed, every steered one freed (one at

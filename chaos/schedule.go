@@ -44,6 +44,14 @@ const (
 	// Peers free, lets them try until each has made an attempt (or Config.Quiet), checks
 	// the plant, removes it and waits for the group to settle. Unix only.
 	OpPlant Op = "plant"
+	// OpChurn is a run's nemesis in one step: for each of Peers in turn, SIGKILL the
+	// target Role (the leader or a follower, from the kernel at that moment), wait for its
+	// exit, start that peer free in its place and wait for the group to come to rest; it
+	// ends early when the role has nobody or the group does not come to rest, and keeps
+	// only the peers it started. It gives a
+	// schedule the depth of a random run: a follower that loses leader after leader, a
+	// leader that welcomes member after member.
+	OpChurn Op = "churn"
 	// OpSettle frees every steered peer (one at a time, in start order, each until it
 	// leads, follows, exits or is quiet), resumes every stopped one and waits for the group
 	// to settle; then the settle invariants are judged. Every schedule ends with one.
@@ -61,10 +69,10 @@ type Step struct {
 	Op      Op            `json:"op"`
 	Peer    string        `json:"peer,omitempty"`    // target peer id
 	Role    string        `json:"role,omitempty"`    // target role, when Peer is empty
-	Peers   []string      `json:"peers,omitempty"`   // OpStart, OpPlant: ids to start
+	Peers   []string      `json:"peers,omitempty"`   // OpStart, OpPlant, OpChurn: ids to start
 	Steered bool          `json:"steered,omitempty"` // OpStart: pause at every failpoint
 	At      string        `json:"at,omitempty"`      // OpRunTo: the failpoint to stop at
-	Plant   string        `json:"plant,omitempty"`   // OpPlant: "file" or "dir"
+	Plant   string        `json:"plant,omitempty"`   // OpPlant: "file", "dir" or "foreign-socket"
 	Data    string        `json:"data,omitempty"`    // OpPlant: the planted file's content
 	Delay   time.Duration `json:"delay,omitempty"`   // timing schedules: wait before acting, ns
 	Gap     time.Duration `json:"gap,omitempty"`     // OpStart: time between starts, ns
@@ -75,6 +83,10 @@ func (s Step) String() string {
 	var b strings.Builder
 	if s.Delay > 0 {
 		fmt.Fprintf(&b, "after %v, ", s.Delay)
+	}
+	if s.Op == OpChurn {
+		fmt.Fprintf(&b, "churn the %s %d times, starting %s", s.Role, len(s.Peers), strings.Join(s.Peers, " "))
+		return b.String()
 	}
 	b.WriteString(string(s.Op))
 	if s.Peer != "" {
