@@ -176,10 +176,6 @@ func (h *hub) handle(ctx context.Context, c net.Conn) {
 	// follows must reach it. Frames queued meanwhile wait for the writer, after the welcome.
 	joined := false
 	err := e.admit(c, h.epoch, func(id string, limit int) error {
-		if e.opts.Failpoints.refuses(id) {
-			c.Write(appendFrame(nil, frameRefuse, []byte("the group is full")))
-			return errTurnedAway
-		}
 		m.id, m.limit = id, limit
 		h.mu.Lock()
 		defer h.mu.Unlock()

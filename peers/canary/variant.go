@@ -12,9 +12,12 @@ import (
 )
 
 // The reference variants: the reference peer (peers/reference: the election library under
-// the peer protocol) with one change each, in what it tells its user. The election itself is
-// the library's and is correct; only the white-box judges (delivery, leadership) can see
-// these bugs.
+// the peer protocol) with one change each. deaf-leader, deaf-follower and epoch-one change
+// what it tells its user: the election itself is the library's and is correct, and only the
+// white-box judges (delivery, leadership) can see these bugs. give-up-3 and turn-away-16
+// change its part in the group, and only deep schedules show them: a follower that has lost
+// three leaders (no-lost-peers), a leader that has welcomed sixteen joins
+// (no-unexpected-exits: the members it turns away give up).
 func init() {
 	registerVariant(Canary{
 		Name: "deaf-leader",
@@ -153,9 +156,10 @@ func runChange(p *peerio.Peer, c change) error {
 				p.Emit(peerio.Translate(out))
 			}
 			if quit {
-				// Out of the election for good, but alive: nothing tells the user.
+				// Out of the election for good, but alive: nothing tells the user. (Close
+				// waits for Run, which may be paused at a failpoint: not on this loop.)
 				gaveUp = true
-				e.Close()
+				go e.Close()
 			}
 		case c, ok := <-cmds:
 			if !ok {
