@@ -394,6 +394,11 @@ func (d *driver) churn(ctx context.Context, st *Step) (string, bool, error) {
 			return "", true, err
 		}
 		note := "killed " + strings.Join(killed, " ")
+		// The group may look settled before the new peer has even dialled: wait for its
+		// attempt (it leads, follows, fails or goes quiet), so that each round is a join.
+		if _, err := e.WaitAttempt(ctx, id, startWait, d.cfg.Quiet); err != nil {
+			return note, true, err
+		}
 		if ok, err := d.calm(ctx); err != nil {
 			return note, true, err
 		} else if !ok {

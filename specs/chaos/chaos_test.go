@@ -52,6 +52,32 @@ var _ = Describe("Exploration", Label("chaos"), func() {
 		}, SpecTimeout(canaryBudget+shrinkBudget+time.Minute))
 	}
 
+	// The deep variants: bugs that need a follower to lose several leaders, or a leader to
+	// welcome many joins, which only churn steps reach within a short schedule.
+	for _, v := range []struct{ name, invariant string }{
+		{"give-up-3", check.NoLostPeers{}.Name()},
+		{"turn-away-16", check.NoUnexpectedExits{}.Name()},
+	} {
+		It("catches the "+v.name+" reference variant, whose bug needs a deep schedule, with a counterexample that replays", func(ctx SpecContext) {
+			out := GinkgoT().TempDir()
+			impl := peerCmd + " --impl " + v.name
+			res, err := chaos.Explore(ctx, chaos.Config{Impl: impl, Budget: canaryBudget, ShrinkTime: shrinkBudget, Out: out})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.Found()).To(BeTrue(), "no violation in %d schedules (%v, seed %d)", res.Schedules, res.Search, res.Seed)
+			Expect(res.Search).To(BeNumerically("<", canaryBudget))
+			Expect(res.Violation.Invariant).To(Equal(v.invariant), res.Counterexample.StoryText())
+			Expect(res.Reproduced).To(BeTrue(), "the shrunk schedule did not replay:\n%s", res.Counterexample.StoryText())
+			GinkgoWriter.Printf("%s: %v after %v (%d schedules), %d steps, seed %d:\n%s\n", v.name, res.Violation.Invariant,
+				res.Search.Round(time.Millisecond), res.Schedules, res.Counterexample.Len(), res.FailingSeed, res.Counterexample.StoryText())
+			var again chaos.Result
+			for try := 0; try < 3 && !again.Reproduced; try++ {
+				again, err = chaos.Replay(ctx, filepath.Join(out, "schedule.json"), chaos.Config{Impl: impl})
+				Expect(err).NotTo(HaveOccurred())
+			}
+			Expect(again.Reproduced).To(BeTrue(), again.Counterexample.StoryText())
+		}, SpecTimeout(canaryBudget+shrinkBudget+2*time.Minute))
+	}
+
 	for _, tr := range []string{"unix", "tcp"} {
 		It("finds nothing wrong with the reference implementation over "+tr, func(ctx SpecContext) {
 			res, err := chaos.Explore(ctx, chaos.Config{Impl: peerCmd, Transport: tr, Budget: 30 * time.Second})
