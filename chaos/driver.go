@@ -197,9 +197,12 @@ func (d *driver) rest(ctx context.Context) error {
 }
 
 // calm is rest, and reports whether the group came to rest in time.
-func (d *driver) calm(ctx context.Context) (bool, error) {
+func (d *driver) calm(ctx context.Context) (bool, error) { return d.calmWithin(ctx, d.cfg.Settle) }
+
+// calmWithin is calm with settle as the time a free group gets to settle.
+func (d *driver) calmWithin(ctx context.Context, settle time.Duration) (bool, error) {
 	if d.e.AllFree() {
-		return d.e.WaitSettled(ctx, d.cfg.Settle, true)
+		return d.e.WaitSettled(ctx, settle, true)
 	}
 	return d.e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
 		for _, p := range d.e.Live() {
@@ -357,58 +360,60 @@ func (d *driver) do(ctx context.Context, st *Step) (note string, did bool, err e
 	return "", false, fmt.Errorf("unknown step op %q", st.Op)
 }
 
-// churn carries out OpChurn, and keeps in st.Peers only the peers it started.
+// churn carries out OpChurn, and keeps in st the rounds it ran and the peers it started.
 func (d *driver) churn(ctx context.Context, st *Step) (string, bool, error) {
 	e := d.e
 	var killed []string
-	for i, id := range st.Peers {
+	used, round := 0, 0
+	note := func() string { return "killed " + strings.Join(killed, " ") }
+	defer func() { st.Peers, st.Rounds = st.Peers[:used], round }()
+	for rounds := st.rounds(); round < rounds && used < len(st.Peers); {
 		p, err := target(Step{Role: st.Role}).Resolve(e, "churn")
 		if err != nil {
-			return "", i > 0, err
+			return note(), round > 0, err
 		}
 		if p == nil {
-			st.Peers = st.Peers[:i]
-			if i == 0 {
-				return "no target", false, nil
-			}
 			break
 		}
 		leader := e.Status(p.ID()).Role == engine.RoleLeader || st.Role == RoleLeader
 		if err := (fault.Kill{At: fault.Target{Peer: p.ID()}}).Inject(ctx, e); errors.Is(err, fault.ErrNoTarget) {
-			st.Peers = st.Peers[:i]
-			if i == 0 {
-				return "no target", false, nil
-			}
 			break
 		} else if err != nil {
-			return "", true, err
+			return note(), true, err
 		}
 		if err := e.WaitExit(ctx, p, startWait); err != nil {
-			return "", true, err
+			return note(), true, err
 		}
+		round++
 		if leader {
 			d.leaderKills++
 		}
 		killed = append(killed, p.ID())
-		if err := (fault.Start{IDs: []string{id}}).Inject(ctx, e); err != nil {
-			return "", true, err
+		for n := 0; n < d.cfg.MaxPeers && used < len(st.Peers) && (n == 0 || len(e.Live()) < d.cfg.MaxPeers); n++ {
+			id := st.Peers[used]
+			used++
+			if err := (fault.Start{IDs: []string{id}}).Inject(ctx, e); err != nil {
+				return note(), true, err
+			}
+			// The group may look settled before the new peer has even dialled: wait for
+			// its attempt (it leads, follows, fails or goes quiet), so that it joins.
+			if _, err := e.WaitAttempt(ctx, id, startWait, d.cfg.Quiet); err != nil {
+				return note(), true, err
+			}
 		}
-		note := "killed " + strings.Join(killed, " ")
-		// The group may look settled before the new peer has even dialled: wait for its
-		// attempt (it leads, follows, fails or goes quiet), so that each round is a join.
-		if _, err := e.WaitAttempt(ctx, id, startWait, d.cfg.Quiet); err != nil {
-			return note, true, err
-		}
-		if ok, err := d.calm(ctx); err != nil {
-			return note, true, err
+		// A quarter of the settle time: a group that has not settled by then is left to
+		// the settle step, which gives it the whole settle time and judges it. (A failing
+		// schedule is replayed again and again while it shrinks: this halves its cost.)
+		if ok, err := d.calmWithin(ctx, d.cfg.Settle/4); err != nil {
+			return note(), true, err
 		} else if !ok {
-			// A group that does not come to rest will not once more is killed: the
-			// settle step judges it.
-			st.Peers = st.Peers[:i+1]
-			return note + "; the group did not come to rest, so the churn stops", true, nil
+			return note() + "; the group did not come to rest, so the churn stops", true, nil
 		}
 	}
-	return "killed " + strings.Join(killed, " "), true, nil
+	if round == 0 {
+		return "no target", false, nil
+	}
+	return note(), true, nil
 }
 
 // settle carries out OpSettle: every stopped peer resumed, every steered one freed (one at

@@ -203,7 +203,8 @@ func (m *machine) churn(t *rapid.T) {
 	}
 	role := rapid.SampledFrom([]string{RoleLeader, RoleFollower}).Draw(t, "churn")
 	n := rapid.IntRange(1, maxRounds).Draw(t, "rounds")
-	m.step(t, Step{Op: OpChurn, Role: role, Peers: m.ids(n)})
+	// Enough ids for the most a churn may start; the step keeps those it used.
+	m.step(t, Step{Op: OpChurn, Role: role, Rounds: n, Peers: m.ids(n * m.cfg.MaxPeers)})
 }
 
 // steer draws a steering step for a steered peer that is paused at a failpoint.
