@@ -26,9 +26,12 @@ var _ = Describe("Exploration", Label("chaos"), func() {
 	for _, c := range canary.All() {
 		It("catches the "+c.Name+" canary with a shrunk counterexample of at most 6 steps that replays", func(ctx SpecContext) {
 			out := GinkgoT().TempDir()
+			// Churn steps are left out: their rounds are races of free peers, so a canary
+			// first caught in one (reuseport's two listeners after a leader kill) may not
+			// replay every time; these specs are about short steered counterexamples.
 			res, err := chaos.Explore(ctx, chaos.Config{
 				Impl: peerCmd + " --impl " + c.Name, Transport: c.Transport,
-				Budget: canaryBudget, ShrinkTime: shrinkBudget, Out: out,
+				Budget: canaryBudget, ShrinkTime: shrinkBudget, Out: out, LeaveOut: []string{"churn"},
 			})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(res.Found()).To(BeTrue(), "no violation in %d schedules (%v, seed %d)", res.Schedules, res.Search, res.Seed)
@@ -55,8 +58,8 @@ var _ = Describe("Exploration", Label("chaos"), func() {
 	// The deep variants: bugs that need a follower to lose several leaders, or a leader to
 	// welcome many joins, which only churn steps reach within a short schedule. A schedule
 	// that loses a peer waits out the settle time (twice: the churn, then the last settle),
-	// and shrinking replays it again and again, so these specs give the group 2 s to settle
-	// instead of 5 s and rapid 15 s to shrink: the search is the same, CI waits less.
+	// and shrinking replays it again and again, so these specs give the group 1 s to settle
+	// instead of 5 s and rapid 10 s to shrink: the search is the same, CI waits less.
 	for _, v := range []struct{ name, invariant string }{
 		{"give-up-3", check.NoLostPeers{}.Name()},
 		{"turn-away-16", check.NoUnexpectedExits{}.Name()},
@@ -64,8 +67,8 @@ var _ = Describe("Exploration", Label("chaos"), func() {
 		It("catches the "+v.name+" reference variant, whose bug needs a deep schedule, with a counterexample that replays", func(ctx SpecContext) {
 			out := GinkgoT().TempDir()
 			impl := peerCmd + " --impl " + v.name
-			res, err := chaos.Explore(ctx, chaos.Config{Impl: impl, Budget: canaryBudget, ShrinkTime: 15 * time.Second,
-				Settle: 2 * time.Second, Out: out})
+			res, err := chaos.Explore(ctx, chaos.Config{Impl: impl, Budget: canaryBudget, ShrinkTime: 10 * time.Second,
+				Settle: time.Second, Out: out})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(res.Found()).To(BeTrue(), "no violation in %d schedules (%v, seed %d)", res.Schedules, res.Search, res.Seed)
 			Expect(res.Search).To(BeNumerically("<", canaryBudget))
@@ -75,7 +78,7 @@ var _ = Describe("Exploration", Label("chaos"), func() {
 				res.Search.Round(time.Millisecond), res.Schedules, res.Counterexample.Len(), res.FailingSeed, res.Counterexample.StoryText())
 			var again chaos.Result
 			for try := 0; try < 3 && !again.Reproduced; try++ {
-				again, err = chaos.Replay(ctx, filepath.Join(out, "schedule.json"), chaos.Config{Impl: impl, Settle: 2 * time.Second})
+				again, err = chaos.Replay(ctx, filepath.Join(out, "schedule.json"), chaos.Config{Impl: impl, Settle: time.Second})
 				Expect(err).NotTo(HaveOccurred())
 			}
 			Expect(again.Reproduced).To(BeTrue(), again.Counterexample.StoryText())
