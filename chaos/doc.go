@@ -5,9 +5,13 @@
 //
 // A [Schedule] is data: a list of [Step]s ("start p1 p2 (steered)", "continue p1", "run-to
 // p2 before-listen", "free p1", "kill the leader", "term p2", "pause", "stale", "plant a
-// file", "settle"). A driver executes it on a fresh engine (harness/engine: a group of real
-// processes, each in its own process group, watched from the kernel), running each step
-// with the same fault code a random run uses (harness/fault). The package keeps no
+// file" (or a directory, or another user's socket), "churn the leader 12 times", "settle").
+// A churn step is a random run's nemesis in one step: the leader (or a follower) killed and
+// replaced, round after round, so that a short schedule still reaches the bugs that need a
+// follower to lose many leaders or a leader to welcome many joins. A driver executes a
+// schedule on a fresh engine (harness/engine: a group of real processes, each in its own
+// process group, watched from the kernel), running each step with the same fault code a
+// random run uses (harness/fault). The package keeps no
 // invariant of its own: the engine's online judge (check.Online) ends a schedule at the
 // first record that breaks one, and the verdict is check.Judge's on the schedule's history,
 // over [Config.Invariants] — the judgement results.json of the folder holds, and `splitbrain

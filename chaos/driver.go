@@ -108,7 +108,7 @@ func (d *driver) exec(ctx context.Context, i int, st Step) (stop bool, err error
 			return false, err
 		}
 	}
-	note, did, err := d.do(ctx, st)
+	note, did, err := d.do(ctx, &st)
 	if errors.Is(err, engine.ErrViolation) {
 		err = nil
 	}
@@ -196,11 +196,19 @@ func compact(log []string) string {
 // rest waits for the group to come to rest after a step: settled (when it can settle), or
 // every live peer resting.
 func (d *driver) rest(ctx context.Context) error {
+	_, err := d.calm(ctx)
+	return err
+}
+
+// calm is rest, and reports whether the group came to rest in time.
+func (d *driver) calm(ctx context.Context) (bool, error) { return d.calmWithin(ctx, d.cfg.Settle) }
+
+// calmWithin is calm with settle as the time a free group gets to settle.
+func (d *driver) calmWithin(ctx context.Context, settle time.Duration) (bool, error) {
 	if d.e.AllFree() {
-		_, err := d.e.WaitSettled(ctx, d.cfg.Settle, true)
-		return err
+		return d.e.WaitSettled(ctx, settle, true)
 	}
-	_, err := d.e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
+	return d.e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
 		for _, p := range d.e.Live() {
 			if !d.e.Resting(p.ID()) {
 				return false
@@ -208,7 +216,6 @@ func (d *driver) rest(ctx context.Context) error {
 		}
 		return true
 	})
-	return err
 }
 
 // target is the fault.Target a step names.
@@ -218,9 +225,12 @@ func target(st Step) fault.Target {
 
 // do carries out one step with the engine and the fault package. did is false when the
 // step found nothing to act on; note is for the story.
-func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err error) {
+func (d *driver) do(ctx context.Context, st *Step) (note string, did bool, err error) {
 	e := d.e
 	switch st.Op {
+	case OpChurn:
+		return d.churn(ctx, st)
+
 	case OpStart:
 		if d.cfg.Mode != ModeTiming && !st.Steered {
 			// Steered schedules keep their races in the steering: free peers start one
@@ -276,7 +286,7 @@ func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err er
 		return "", true, err
 
 	case OpKill, OpTerm:
-		p, err := target(st).Resolve(e, string(st.Op))
+		p, err := target(*st).Resolve(e, string(st.Op))
 		if err != nil || p == nil {
 			return "no target", false, err
 		}
@@ -300,7 +310,7 @@ func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err er
 		return note, true, d.rest(ctx)
 
 	case OpPause:
-		p, err := target(st).Resolve(e, "pause")
+		p, err := target(*st).Resolve(e, "pause")
 		if err != nil || p == nil {
 			return "no target", false, err
 		}
@@ -352,6 +362,62 @@ func (d *driver) do(ctx context.Context, st Step) (note string, did bool, err er
 		return d.settle(ctx)
 	}
 	return "", false, fmt.Errorf("unknown step op %q", st.Op)
+}
+
+// churn carries out OpChurn, and keeps in st the rounds it ran and the peers it started.
+func (d *driver) churn(ctx context.Context, st *Step) (string, bool, error) {
+	e := d.e
+	var killed []string
+	used, round := 0, 0
+	note := func() string { return "killed " + strings.Join(killed, " ") }
+	defer func() { st.Peers, st.Rounds = st.Peers[:used], round }()
+	for rounds := st.rounds(); round < rounds && used < len(st.Peers); {
+		p, err := target(Step{Role: st.Role}).Resolve(e, "churn")
+		if err != nil {
+			return note(), round > 0, err
+		}
+		if p == nil {
+			break
+		}
+		leader := e.Status(p.ID()).Role == engine.RoleLeader || st.Role == RoleLeader
+		if err := (fault.Kill{At: fault.Target{Peer: p.ID()}}).Inject(ctx, e); errors.Is(err, fault.ErrNoTarget) {
+			break
+		} else if err != nil {
+			return note(), true, err
+		}
+		if err := e.WaitExit(ctx, p, startWait); err != nil {
+			return note(), true, err
+		}
+		round++
+		if leader {
+			d.leaderKills++
+		}
+		killed = append(killed, p.ID())
+		for n := 0; n < d.cfg.MaxPeers && used < len(st.Peers) && (n == 0 || len(e.Live()) < d.cfg.MaxPeers); n++ {
+			id := st.Peers[used]
+			used++
+			if err := (fault.Start{IDs: []string{id}}).Inject(ctx, e); err != nil {
+				return note(), true, err
+			}
+			// The group may look settled before the new peer has even dialled: wait for
+			// its attempt (it leads, follows, fails or goes quiet), so that it joins.
+			if _, err := e.WaitAttempt(ctx, id, startWait, d.cfg.Quiet); err != nil {
+				return note(), true, err
+			}
+		}
+		// A quarter of the settle time: a group that has not settled by then is left to
+		// the settle step, which gives it the whole settle time and judges it. (A failing
+		// schedule is replayed again and again while it shrinks: this halves its cost.)
+		if ok, err := d.calmWithin(ctx, d.cfg.Settle/4); err != nil {
+			return note(), true, err
+		} else if !ok {
+			return note() + "; the group did not come to rest, so the churn stops", true, nil
+		}
+	}
+	if round == 0 {
+		return "no target", false, nil
+	}
+	return note(), true, nil
 }
 
 // settle carries out OpSettle: every stopped peer resumed, every steered one freed (one at

@@ -32,7 +32,11 @@ var (
 
 // Actions are the steps a schedule may draw, by the names Config.LeaveOut takes: stale and
 // plant on unix only, continue, run-to and free for steered peers only.
-var Actions = []string{"start", "kill", "term", "pause", "resume", "settle", "stale", "plant", "continue", "run-to", "free"}
+var Actions = []string{"start", "kill", "term", "pause", "resume", "settle", "stale", "plant", "continue", "run-to", "free", "churn"}
+
+// maxRounds bounds the rounds of one churn step: a random run kills about 8 leaders a
+// second, and 32 rounds are a few seconds of that.
+const maxRounds = 32
 
 func (m *machine) actions() map[string]func(*rapid.T) {
 	a := map[string]func(*rapid.T){
@@ -43,6 +47,7 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 		"pause":  m.pause,
 		"resume": m.resume,
 		"settle": func(t *rapid.T) { m.step(t, Step{Op: OpSettle}) },
+		"churn":  m.churn,
 	}
 	if m.cfg.Transport == "unix" {
 		a["stale"] = func(t *rapid.T) { m.step(t, Step{Op: OpStale}) }
@@ -180,13 +185,27 @@ func (m *machine) resume(t *rapid.T) {
 }
 
 func (m *machine) plant(t *rapid.T) {
-	kind := rapid.SampledFrom([]string{"file", "dir"}).Draw(t, "plant")
+	kind := rapid.SampledFrom([]string{"file", "dir", "foreign-socket"}).Draw(t, "plant")
 	n := rapid.IntRange(1, min(3, m.cfg.MaxPeers)).Draw(t, "count")
 	st := Step{Op: OpPlant, Plant: kind, Peers: m.ids(n)}
 	if kind == "file" {
 		st.Data = fmt.Sprintf("planted %d\n", rapid.IntRange(0, 1<<20).Draw(t, "data"))
 	}
 	m.step(t, st)
+}
+
+// churn draws a churn step: the leader or a follower, killed and replaced, round after round.
+// It is a free group's fault, as in a random run: with a peer paused (at a failpoint or by
+// SIGSTOP) each round would wait for the quiet time, and the paused peer is what the
+// schedule steers.
+func (m *machine) churn(t *rapid.T) {
+	if (len(m.d.e.Live()) == 0 || !m.d.e.AllFree()) && !m.done() {
+		t.Skip("no free group to churn")
+	}
+	role := rapid.SampledFrom([]string{RoleLeader, RoleFollower}).Draw(t, "churn")
+	n := rapid.IntRange(1, maxRounds).Draw(t, "rounds")
+	// Enough ids for the most a churn may start; the step keeps those it used.
+	m.step(t, Step{Op: OpChurn, Role: role, Rounds: n, Peers: m.ids(n * m.cfg.MaxPeers)})
 }
 
 // steer draws a steering step for a steered peer that is paused at a failpoint.

@@ -46,6 +46,14 @@ const (
 	// Peers free, lets them try until each has made an attempt (or Config.Quiet), checks
 	// the plant, removes it and waits for the group to settle. Unix only.
 	OpPlant Op = "plant"
+	// OpChurn is a run's nemesis in one step, for Rounds rounds: SIGKILL the target Role
+	// (the leader or a follower, from the kernel at that moment), wait for its exit, then
+	// start the next of Peers free, one at a time, each until it has made its attempt, until
+	// Config.MaxPeers peers live (at least one a round, at most MaxPeers), and wait for the
+	// group to come to rest (a quarter of Config.Settle at most). A full group makes each leader kill cost every follower a
+	// leader. It ends early when the role has nobody, Peers run out, or the group does not
+	// come to rest; the step keeps the rounds it ran and the peers it started.
+	OpChurn Op = "churn"
 	// OpSettle frees every steered peer (one at a time, in start order, each until it
 	// leads, follows, exits or is quiet), resumes every stopped one and waits for the group
 	// to settle; then the settle invariants are judged. Every schedule ends with one.
@@ -63,13 +71,14 @@ type Step struct {
 	Op      Op            `json:"op"`
 	Peer    string        `json:"peer,omitempty"`    // target peer id
 	Role    string        `json:"role,omitempty"`    // target role, when Peer is empty
-	Peers   []string      `json:"peers,omitempty"`   // OpStart, OpPlant: ids to start
+	Peers   []string      `json:"peers,omitempty"`   // OpStart, OpPlant, OpChurn: ids to start
 	Steered bool          `json:"steered,omitempty"` // OpStart: pause at every failpoint
 	At      string        `json:"at,omitempty"`      // OpRunTo: the failpoint to stop at
-	Plant   string        `json:"plant,omitempty"`   // OpPlant: "file" or "dir"
+	Plant   string        `json:"plant,omitempty"`   // OpPlant: "file", "dir" or "foreign-socket"
 	Data    string        `json:"data,omitempty"`    // OpPlant: the planted file's content
 	Delay   time.Duration `json:"delay,omitempty"`   // timing schedules: wait before acting, ns
 	Gap     time.Duration `json:"gap,omitempty"`     // OpStart: time between starts, ns
+	Rounds  int           `json:"rounds,omitempty"`  // OpChurn: rounds (default len(Peers))
 }
 
 // String says what the step does, e.g. "kill p2" or "start p1 p2 (steered)".
@@ -77,6 +86,10 @@ func (s Step) String() string {
 	var b strings.Builder
 	if s.Delay > 0 {
 		fmt.Fprintf(&b, "after %v, ", s.Delay)
+	}
+	if s.Op == OpChurn {
+		fmt.Fprintf(&b, "churn the %s %d times, starting %s", s.Role, s.rounds(), strings.Join(s.Peers, " "))
+		return b.String()
 	}
 	b.WriteString(string(s.Op))
 	if s.Peer != "" {
@@ -100,6 +113,14 @@ func (s Step) String() string {
 		b.WriteString(" to " + s.At)
 	}
 	return b.String()
+}
+
+// rounds is an OpChurn step's number of rounds.
+func (s Step) rounds() int {
+	if s.Rounds > 0 {
+		return s.Rounds
+	}
+	return len(s.Peers)
 }
 
 // Schedule is one interleaving: the steps the driver executes, in order, against a fresh

@@ -9,13 +9,16 @@ import (
 )
 
 // Invariants an exploration judges by default: those a schedule's history can show, with
-// check's names. Liveness, delivery and exits are run's: steered pauses at failpoints make
-// them moot here.
+// check's names. Exits are judged as a run judges them (every kill, term and the final
+// kill-all are recorded faults, so only a peer that exits on its own fails: a crash, or a
+// member that gives up). Liveness and delivery are run's: steered pauses at failpoints
+// make them moot here.
 var Invariants = []string{
 	check.SingleListener{}.Name(),
 	check.ReachableLeader{}.Name(),
 	check.NoLostPeers{}.Name(),
 	check.NoDataLoss{}.Name(),
+	check.NoUnexpectedExits{}.Name(),
 }
 
 // Violation is the verdict on a schedule that broke an invariant: the failed part of

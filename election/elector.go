@@ -14,6 +14,7 @@ import (
 var (
 	errNoListener = errors.New("no listener at the address")
 	errRetry      = errors.New("address changed under us; retry")
+	errTurnedAway = errors.New("member turned away by Failpoints.Refuse")
 )
 
 // Defaults for the zero values of Options.

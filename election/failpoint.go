@@ -48,6 +48,13 @@ type Failpoints struct {
 	// the pause. The peer protocol prints the failpoint event here.
 	Announce func(name string, paused bool)
 
+	// Refuse, if set, is asked by a leader about each member that has introduced itself,
+	// just before it would be welcomed: true turns the member away (it is sent a refusal
+	// and hung up on, and its Run ends with ErrForeignListener). It lets a test build a
+	// leader with an admission bug (the reference variant turn-away-16); it may be called
+	// from several goroutines at once.
+	Refuse func(member string) bool
+
 	mu     sync.Mutex
 	resume chan struct{}
 }
@@ -125,6 +132,11 @@ func (f *Failpoints) Hit(name string) {
 		}
 		<-ch
 	}
+}
+
+// refuses reports whether Refuse turns member away. It is safe on a nil receiver.
+func (f *Failpoints) refuses(member string) bool {
+	return f != nil && f.Refuse != nil && f.Refuse(member)
 }
 
 // Continue releases every goroutine paused at a failpoint.

@@ -149,6 +149,14 @@ func (e *Elector) admit(c net.Conn, epoch uint64, join func(id string, limit int
 	if limit < 1 {
 		return fmt.Errorf("%w: member %q announced a message limit of %d", ErrProtocol, id, limit)
 	}
+	if e.opts.Failpoints.refuses(string(id)) {
+		r := appendFrame(nil, frameRefuse, []byte("the group is full"))
+		if early {
+			r = append(challenge, r...)
+		}
+		c.Write(r)
+		return errTurnedAway
+	}
 	if err := join(string(id), limit); err != nil {
 		return err
 	}

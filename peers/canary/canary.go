@@ -41,8 +41,9 @@ func register(c Canary) { registry[c.Name] = c }
 func registerVariant(c Canary) { variants[c.Name] = c }
 
 // Variants returns every reference variant, sorted by name: the reference peer with one
-// deliberate bug that only a white-box judge sees (a lost message, a reused epoch) or a
-// transport detail (the bound address). They are not in All, whose canaries every driver
+// deliberate bug that only a white-box judge sees (a lost message, a reused epoch), a
+// transport detail (the bound address), or only a deep schedule shows (a follower that
+// gives up after three lost leaders, a leader that turns members away after 16 joins). They are not in All, whose canaries every driver
 // must catch (explorations included); the random driver's checkers catch these. A variant
 // with an empty Transport runs on either.
 func Variants() []Canary {

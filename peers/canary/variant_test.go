@@ -1,10 +1,15 @@
 package canary_test
 
 import (
+	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 	"github.com/splitbrain-dev/splitbrain/peers/canary"
@@ -16,7 +21,16 @@ func startVariant(t *testing.T, name, transport, id, addr string) *peer {
 	if _, ok := canary.Lookup(name); !ok {
 		t.Fatalf("no variant %q", name)
 	}
-	return startCmd(t, []string{os.Args[0], "-test.run=^$"}, envCanary+"="+name, transport, id, addr, "")
+	return startVariantAt(t, name, transport, id, addr, "")
+}
+
+// startVariantAt starts the reference variant name with failpoints set.
+func startVariantAt(t *testing.T, name, transport, id, addr, failpoints string) *peer {
+	t.Helper()
+	if _, ok := canary.Lookup(name); !ok {
+		t.Fatalf("no variant %q", name)
+	}
+	return startCmd(t, []string{os.Args[0], "-test.run=^$"}, envCanary+"="+name, transport, id, addr, failpoints)
 }
 
 func message(id string) func(protocol.Event) bool {
@@ -41,7 +55,8 @@ func TestVariantsAreLookedUpButNotCanaries(t *testing.T) {
 			t.Errorf("variant %s is among the canaries every driver must catch", v.Name)
 		}
 	}
-	if want := []string{"any-addr", "deaf-follower", "deaf-leader", "epoch-one"}; !slices.Equal(names, want) {
+	want := []string{"any-addr", "deaf-follower", "deaf-leader", "epoch-one", "give-up-3", "turn-away-16"}
+	if !slices.Equal(names, want) {
 		t.Fatalf("Variants() = %v, want %v", names, want)
 	}
 }
@@ -101,4 +116,107 @@ func TestAnyAddrListensOnTheWildcard(t *testing.T) {
 	p2.waitExit()
 	p1.term()
 	p1.waitExit()
+}
+
+// connected returns how many connections the listener of leader has accepted, by the kernel.
+func connected(t *testing.T, addr string, leader *peer) int {
+	t.Helper()
+	s := snapshot(t, "unix", addr)
+	l, ok := listenerOf(s, leader)
+	if !ok || len(s.Listeners) != 1 {
+		t.Fatalf("want %s's one listener; kernel: %s", leader.id, describe(s))
+	}
+	n := 0
+	for _, c := range s.Conns {
+		if c.ListenerInode == l.Inode && c.ServerInode != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// The watched follower f is stopped (SIGSTOP) while its leader is killed and the next one
+// starts, so that f always follows a fresh leader: three leaders, three losses.
+func TestGiveUp3LeavesTheElectionAfterItsThirdLostLeader(t *testing.T) {
+	addr := sockPath(t)
+	leader := startVariant(t, "give-up-3", "unix", "l1", addr)
+	leader.waitLeader()
+	f := startVariant(t, "give-up-3", "unix", "f", addr)
+	f.waitFollower("l1")
+	for i := 2; i <= 4; i++ {
+		f.stop()
+		leader.kill()
+		leader = startVariant(t, "give-up-3", "unix", fmt.Sprintf("l%d", i), addr)
+		leader.waitLeader()
+		f.cont()
+		f.waitEvent("lost", kind(protocol.EventLost))
+		if i < 4 {
+			f.waitFollower(leader.id)
+		}
+	}
+	m := startVariant(t, "give-up-3", "unix", "m", addr)
+	m.waitFollower("l4")
+	leader.waitEvent("connection m", func(ev protocol.Event) bool { return ev.Event == protocol.EventConnection && ev.Member == "m" })
+	if n := connected(t, addr, leader); n != 1 {
+		t.Fatalf("l4 has %d members, want 1 (m): f gave up\nf:\n%s", n, f.eventLog())
+	}
+	select {
+	case <-f.exited:
+		t.Fatalf("f exited; it must stay alive outside the group:\n%s", f.eventLog())
+	default:
+	}
+	f.term()
+	f.waitExit()
+}
+
+// stop sends SIGSTOP and waits until the kernel shows the process stopped.
+func (p *peer) stop() {
+	p.t.Helper()
+	if err := syscall.Kill(p.pid(), syscall.SIGSTOP); err != nil {
+		p.t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitFor)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid()))
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		// The state follows the command name's closing parenthesis.
+		if st := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(st) > 0 && st[0] == "T" {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s not stopped within %v", p.id, waitFor)
+		}
+		time.Sleep(time.Millisecond) // polling the kernel's state, not a timed wait
+	}
+}
+
+func (p *peer) cont() {
+	p.t.Helper()
+	if err := syscall.Kill(p.pid(), syscall.SIGCONT); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func TestTurnAway16RefusesTheSeventeenthJoin(t *testing.T) {
+	addr := sockPath(t)
+	leader := startVariant(t, "turn-away-16", "unix", "l", addr)
+	leader.waitLeader()
+	for i := 1; i <= 16; i++ {
+		m := startVariant(t, "turn-away-16", "unix", fmt.Sprintf("m%d", i), addr)
+		m.waitFollower("l")
+		m.kill()
+	}
+	late := startVariant(t, "turn-away-16", "unix", "m17", addr)
+	select {
+	case <-late.exited:
+	case <-time.After(waitFor):
+		t.Fatalf("m17 did not give up within %v:\n%s", waitFor, late.eventLog())
+	}
+	if code := late.cmd.ProcessState.ExitCode(); code != 3 || !strings.Contains(late.stderr.String(), "the group is full") {
+		t.Fatalf("m17 exited with status %d, want 3 after a refusal; stderr:\n%s", code, late.stderr.String())
+	}
+	leader.term()
+	leader.waitExit()
 }

@@ -124,6 +124,36 @@ var _ = Describe("Leadership", func() {
 	})
 })
 
+// Churn: leaders die and dead peers come back, so that a follower loses leader after
+// leader (give-up-3); followers die and come back, so that a leader welcomes join after
+// join (turn-away-16).
+var (
+	leaderChurn   = []string{"--peers", "5", "--duration", "4s", "--settle", "1s", "--faults", "kill-leader,restart-dead", "--seed", "14"}
+	followerChurn = []string{"--peers", "5", "--duration", "4s", "--settle", "1s", "--faults", "kill-follower,restart-dead", "--seed", "15"}
+)
+
+var _ = Describe("Deep bugs", func() {
+	It("fails a follower that leaves the election after its third lost leader (give-up-3): it is lost", func() {
+		l := run(variant("give-up-3"), leaderChurn...)["no-lost-peers"]
+		Expect(l).To(verdict(check.Fail), l.Summary)
+		Expect(l.Summary).To(ContainSubstring("not connected to the leader"))
+	})
+
+	It("fails a leader that turns members away after 16 joins (turn-away-16): they give up", func() {
+		e := run(variant("turn-away-16"), followerChurn...)["no-unexpected-exits"]
+		Expect(e).To(verdict(check.Fail), e.Summary)
+		Expect(e.Summary).To(ContainSubstring("exited with status 3"))
+	})
+
+	It("passes the reference peer through the same churn", func() {
+		for _, args := range [][]string{leaderChurn, followerChurn} {
+			res := run("", args...)
+			Expect(res["no-lost-peers"]).To(verdict(check.Pass), res["no-lost-peers"].Summary)
+			Expect(res["no-unexpected-exits"]).To(verdict(check.Pass), res["no-unexpected-exits"].Summary)
+		}
+	})
+})
+
 var _ = Describe("Exposure", func() {
 	tcp := append([]string{"--transport", "tcp"}, failovers...)
 
