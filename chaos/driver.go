@@ -278,7 +278,7 @@ func (d *driver) do(ctx context.Context, st *Step) (note string, did bool, err e
 		}
 		_, err := e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
 			if st.Op == OpFree {
-				return e.Status(st.Peer).Roles > before.Roles || e.AtRest(st.Peer, -1)
+				return d.claimed(st.Peer, before) || e.AtRest(st.Peer, -1)
 			}
 			return e.AtRest(st.Peer, before.Pauses)
 		})
@@ -439,7 +439,7 @@ func (d *driver) settle(ctx context.Context) (string, bool, error) {
 		}
 		e.Free(id)
 		if _, err := e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
-			return e.Status(id).Roles > s.Roles || e.AtRest(id, -1)
+			return d.claimed(id, s) || e.AtRest(id, -1)
 		}); err != nil {
 			return "", true, err
 		}
@@ -449,6 +449,13 @@ func (d *driver) settle(ctx context.Context) (string, bool, error) {
 	}
 	e.Snapshot(check.PhaseSettle)
 	return "every peer free", true, nil
+}
+
+// claimed reports whether a freed peer has claimed a role since before: in steered mode
+// that ends its turn. Steered at syscalls it does not: the peer still runs on to its next
+// calls, and the next peer freed would race it, so its turn ends only at rest.
+func (d *driver) claimed(id string, before engine.PeerStatus) bool {
+	return d.cfg.Mode != ModeSyscalls && d.e.Status(id).Roles > before.Roles
 }
 
 // listeners describes the listeners of s by owner, e.g. "p1's (orphaned), p2's".
