@@ -214,3 +214,42 @@ func TestHoldAtSyscall(t *testing.T) {
 		t.Fatalf("the reference broke %v", v)
 	}
 }
+
+// A peer steered at its syscalls can be killed where it waits: the held call never returns
+// to it, it dies of the harness's SIGKILL, and the other peer, freed, leads alone.
+func TestEngineKillsAPeerHeldAtASyscall(t *testing.T) {
+	self, _ := os.Executable()
+	if err := syscalls.Available(self); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, SteerSyscalls: true})
+	if err := e.StartWith([]string{"p1", "p2"}, engine.StartOptions{Steered: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.RunTo("p1", "listen")
+	if ok, err := e.WaitFor(ctx, 10*time.Second, func(kernel.Snapshot) bool {
+		return strings.HasPrefix(e.Status("p1").Paused, "listen ") && e.Status("p2").Paused != ""
+	}); !ok || err != nil {
+		t.Fatalf("not held: p1 %+v, p2 %+v: %v", e.Status("p1"), e.Status("p2"), err)
+	}
+	p1 := e.Peer("p1")
+	if err := (fault.Kill{At: fault.Target{Peer: "p1"}}).Inject(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WaitExit(ctx, p1, 10*time.Second); err != nil {
+		t.Fatalf("p1 held at listen did not die: %v", err)
+	}
+	if x := p1.Exit(); x.Signal != "SIGKILL" || !x.ByHarness {
+		t.Fatalf("p1 ended with %+v, want SIGKILL by the harness", x)
+	}
+	e.Free("p2")
+	if ok, err := e.WaitFor(ctx, 20*time.Second, func(s kernel.Snapshot) bool {
+		return e.Status("p2").Role == engine.RoleLeader && len(s.Listeners) == 1
+	}); !ok || err != nil {
+		t.Fatalf("p2 did not take over: %+v: %v", e.Status("p2"), err)
+	}
+	if v := e.Violation(); v != nil {
+		t.Fatalf("the reference broke %v", v)
+	}
+}
