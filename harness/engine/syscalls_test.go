@@ -19,18 +19,10 @@ import (
 // on the address is a syscall record with an observation taken while the caller was held,
 // and single-listener is judged exactly (and passes).
 func TestEngineWatchesSyscalls(t *testing.T) {
-	self, _ := os.Executable()
-	if err := syscalls.Available(self); err != nil {
-		t.Skip(err)
-	}
+	needSyscalls(t)
 	ctx := context.Background()
 	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, Syscalls: true})
-	if err := e.Start(e.NewIDs(3)); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
-		t.Fatalf("not settled: %v", err)
-	}
+	startSettled(ctx, t, e, 3)
 	if err := (fault.Kill{At: fault.Target{Role: fault.Leader}}).Inject(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -82,18 +74,10 @@ func observedAfter(next []history.Record, listen history.Record) bool {
 // kill-at-syscall kills the leader, holds the next peer at its listen on the address and
 // kills it there; the last peer then leads, and nothing is left listening.
 func TestKillAtSyscall(t *testing.T) {
-	self, _ := os.Executable()
-	if err := syscalls.Available(self); err != nil {
-		t.Skip(err)
-	}
+	needSyscalls(t)
 	ctx := context.Background()
 	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, Syscalls: true})
-	if err := e.Start(e.NewIDs(3)); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
-		t.Fatalf("not settled: %v", err)
-	}
+	startSettled(ctx, t, e, 3)
 	if err := (fault.KillAtSyscall{Point: "listen"}).Inject(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -130,10 +114,7 @@ func TestKillAtSyscall(t *testing.T) {
 // their first call; one run to its listen and on, so it leads while the other still waits;
 // then the other freed, so it follows. The kernel shows one listener throughout.
 func TestEngineSteersAtSyscalls(t *testing.T) {
-	self, _ := os.Executable()
-	if err := syscalls.Available(self); err != nil {
-		t.Skip(err)
-	}
+	needSyscalls(t)
 	ctx := context.Background()
 	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, SteerSyscalls: true})
 	if err := e.StartWith([]string{"p1", "p2"}, engine.StartOptions{Steered: true}); err != nil {
@@ -183,18 +164,10 @@ func TestEngineSteersAtSyscalls(t *testing.T) {
 // run ahead; the reference's lock lets nobody else listen meanwhile, so the hold ends on
 // its bound, and the group settles with no violation.
 func TestHoldAtSyscall(t *testing.T) {
-	self, _ := os.Executable()
-	if err := syscalls.Available(self); err != nil {
-		t.Skip(err)
-	}
+	needSyscalls(t)
 	ctx := context.Background()
 	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, Syscalls: true})
-	if err := e.Start(e.NewIDs(3)); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
-		t.Fatalf("not settled: %v", err)
-	}
+	startSettled(ctx, t, e, 3)
 	if err := (fault.HoldAtSyscall{Point: "bind", Hold: 100 * time.Millisecond}).Inject(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -218,10 +191,7 @@ func TestHoldAtSyscall(t *testing.T) {
 // A peer steered at its syscalls can be killed where it waits: the held call never returns
 // to it, it dies of the harness's SIGKILL, and the other peer, freed, leads alone.
 func TestEngineKillsAPeerHeldAtASyscall(t *testing.T) {
-	self, _ := os.Executable()
-	if err := syscalls.Available(self); err != nil {
-		t.Skip(err)
-	}
+	needSyscalls(t)
 	ctx := context.Background()
 	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, SteerSyscalls: true})
 	if err := e.StartWith([]string{"p1", "p2"}, engine.StartOptions{Steered: true}); err != nil {
@@ -251,5 +221,25 @@ func TestEngineKillsAPeerHeldAtASyscall(t *testing.T) {
 	}
 	if v := e.Violation(); v != nil {
 		t.Fatalf("the reference broke %v", v)
+	}
+}
+
+// needSyscalls skips a test where seccomp user notification does not work, saying why.
+func needSyscalls(t *testing.T) {
+	t.Helper()
+	self, _ := os.Executable()
+	if err := syscalls.Available(self); err != nil {
+		t.Skip(err)
+	}
+}
+
+// startSettled starts n peers and waits until they have settled.
+func startSettled(ctx context.Context, t *testing.T, e *engine.Engine, n int) {
+	t.Helper()
+	if err := e.Start(e.NewIDs(n)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.WaitSettled(ctx, 20*time.Second, true); !ok || err != nil {
+		t.Fatalf("not settled: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/splitbrain-dev/splitbrain/harness/proc"
 	"github.com/splitbrain-dev/splitbrain/harness/syscalls"
 )
 
@@ -36,41 +37,53 @@ func (KillAtSyscall) Name() string { return "kill-at-syscall" }
 
 // Inject implements Fault.
 func (f KillAtSyscall) Inject(ctx context.Context, env Env) error {
-	h, ok := env.(SyscallHolder)
-	if !ok || !h.WatchesSyscalls() {
-		return fmt.Errorf("%s needs the peers' syscalls watched (--syscalls on): %w", f.Name(), ErrNoTarget)
-	}
 	point := f.Point
 	if point == "" {
 		point = SyscallPoints[env.Rand().IntN(len(SyscallPoints))]
 	}
-	old, err := env.Leader(f.Name())
+	match := func(c *syscalls.Call) bool { return atPoint(c, point) }
+	return atNextElection(ctx, env, f.Name(), point, match, func(_ context.Context, _ SyscallHolder, c *syscalls.Call, p *proc.Peer) error {
+		c.Abandon() // the group's SIGKILL ends it: nothing is to be made in its name
+		return signal(env, f.Name(), p, false, "held at "+c.String())
+	})
+}
+
+// atNextElection kills the leader to start an election and runs act on the first watched
+// call of it that match accepts, while the caller (peer p) is held there; it returns act's
+// error, or ErrNoTarget when the peers are not watched, there is no leader, or no call
+// matched within the liveness bound.
+func atNextElection(ctx context.Context, env Env, name, point string, match func(*syscalls.Call) bool,
+	act func(context.Context, SyscallHolder, *syscalls.Call, *proc.Peer) error) error {
+	h, ok := env.(SyscallHolder)
+	if !ok || !h.WatchesSyscalls() {
+		return fmt.Errorf("%s needs the peers' syscalls watched (--syscalls on): %w", name, ErrNoTarget)
+	}
+	old, err := env.Leader(name)
 	if err != nil {
 		return err
 	}
 	if old == nil {
-		return fmt.Errorf("%s: %w", f.Name(), ErrNoTarget)
+		return fmt.Errorf("%s: %w", name, ErrNoTarget)
 	}
 	ctx, cancel := context.WithTimeout(ctx, env.Timeout())
 	defer cancel()
-	killed := make(chan error, 1)
-	disarm := h.AtSyscall(func(c *syscalls.Call) bool { return atPoint(c, point) }, func(c *syscalls.Call) {
+	done := make(chan error, 1)
+	disarm := h.AtSyscall(match, func(c *syscalls.Call) {
 		p := env.Peer(c.Peer)
 		if p == nil {
-			killed <- fmt.Errorf("%s: %s is not a live peer: %w", f.Name(), c.Peer, ErrNoTarget)
+			done <- fmt.Errorf("%s: %s is not a live peer: %w", name, c.Peer, ErrNoTarget)
 			return
 		}
-		c.Abandon() // the group's SIGKILL ends it: nothing is to be made in its name
-		killed <- signal(env, f.Name(), p, false, "held at "+c.String())
+		done <- act(ctx, h, c, p)
 	})
 	defer disarm()
-	if err := signal(env, f.Name(), old, false, "the leader, to start an election"); err != nil {
+	if err := signal(env, name, old, false, "the leader, to start an election"); err != nil {
 		return err
 	}
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("%s: no peer reached %s on the address within %v: %w", f.Name(), point, env.Timeout(), ErrNoTarget)
-	case err := <-killed:
+		return fmt.Errorf("%s: no peer reached %s on the address within %v: %w", name, point, env.Timeout(), ErrNoTarget)
+	case err := <-done:
 		return err
 	}
 }
@@ -111,10 +124,6 @@ func (HoldAtSyscall) Name() string { return "hold-at-syscall" }
 
 // Inject implements Fault.
 func (f HoldAtSyscall) Inject(ctx context.Context, env Env) error {
-	h, ok := env.(SyscallHolder)
-	if !ok || !h.WatchesSyscalls() {
-		return fmt.Errorf("%s needs the peers' syscalls watched (--syscalls on): %w", f.Name(), ErrNoTarget)
-	}
 	point := f.Point
 	if point == "" {
 		point = HoldPoints[env.Rand().IntN(len(HoldPoints))]
@@ -123,22 +132,8 @@ func (f HoldAtSyscall) Inject(ctx context.Context, env Env) error {
 	if hold <= 0 {
 		hold = env.Quiet()
 	}
-	old, err := env.Leader(f.Name())
-	if err != nil {
-		return err
-	}
-	if old == nil {
-		return fmt.Errorf("%s: %w", f.Name(), ErrNoTarget)
-	}
-	ctx, cancel := context.WithTimeout(ctx, env.Timeout())
-	defer cancel()
-	done := make(chan error, 1)
-	disarm := h.AtSyscall(func(c *syscalls.Call) bool { return heldAt(c, point) }, func(c *syscalls.Call) {
-		p := env.Peer(c.Peer)
-		if p == nil {
-			done <- fmt.Errorf("%s: %s is not a live peer: %w", f.Name(), c.Peer, ErrNoTarget)
-			return
-		}
+	match := func(c *syscalls.Call) bool { return heldAt(c, point) }
+	return atNextElection(ctx, env, f.Name(), point, match, func(ctx context.Context, h SyscallHolder, c *syscalls.Call, p *proc.Peer) error {
 		ahead := make(chan string, 1)
 		disarmAhead := h.AtSyscall(func(o *syscalls.Call) bool {
 			return o.Peer != c.Peer && atPoint(o, "listen")
@@ -156,18 +151,8 @@ func (f HoldAtSyscall) Inject(ctx context.Context, env Env) error {
 			what = fmt.Sprintf("held at %s until it died", c)
 		}
 		record(env, f.Name(), p, "", what)
-		done <- nil
+		return nil
 	})
-	defer disarm()
-	if err := signal(env, f.Name(), old, false, "the leader, to start an election"); err != nil {
-		return err
-	}
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("%s: no peer reached %s on the address within %v: %w", f.Name(), point, env.Timeout(), ErrNoTarget)
-	case err := <-done:
-		return err
-	}
 }
 
 // heldAt: a call at point, before it happens (rename of the address, or onto it).
