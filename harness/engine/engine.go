@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -154,6 +155,9 @@ type Engine struct {
 	changed chan struct{}    // closed and renewed at every peer record: wakes waits
 	log     []string         // what peers did since the last TakeLog
 	closed  bool
+	// told ends the story at the first violation: what peers do after it (a claim that
+	// races the judge's look) would make the last step's line differ between replays.
+	told atomic.Bool
 	// released maps a made call let go by steering to its peer id, until its result is
 	// told (the supervisor shows it again, After).
 	released sync.Map
@@ -261,8 +265,11 @@ func (e *Engine) init() (err error) {
 // judge is the recorder's hook: every record goes past the online judge.
 func (e *Engine) judge(r history.Record) {
 	e.tally.Add(r)
-	if v := e.online.Add(r); v != nil && v == e.online.First() && e.cfg.OnViolation != nil {
-		e.cfg.OnViolation(v)
+	if v := e.online.Add(r); v != nil && v == e.online.First() {
+		e.told.Store(true)
+		if e.cfg.OnViolation != nil {
+			e.cfg.OnViolation(v)
+		}
 	}
 }
 

@@ -251,8 +251,11 @@ func clip(s string, n int) string {
 	return s
 }
 
-// tell notes what peer id did, for the story; e.mu is held.
+// tell notes what peer id did, for the story, up to the first violation; e.mu is held.
 func (e *Engine) tell(id, what string) {
+	if e.told.Load() {
+		return
+	}
 	if n := len(e.log); n > 0 && e.log[n-1] == id+" "+what {
 		return
 	}
