@@ -8,7 +8,12 @@
 // file" (or a directory, or another user's socket), "churn the leader 12 times", "settle").
 // A churn step is a random run's nemesis in one step: the leader (or a follower) killed and
 // replaced, round after round, so that a short schedule still reaches the bugs that need a
-// follower to lose many leaders or a leader to welcome many joins. A driver executes a
+// follower to lose many leaders or a leader to welcome many joins. A broadcast step ("broadcast
+// from the leader", "broadcast from p2") hands a free white-box peer a message for its group,
+// so that delivery is judged as in a run; leadership judges the peers' leader claims and
+// their epochs. An exploration that passes says, per invariant, in how many schedules it had
+// something to judge ([Result.Judged]): one with nothing to judge is "not judged", not a
+// pass. A driver executes a
 // schedule on a fresh engine (harness/engine: a group of real processes, each in its own
 // process group, watched from the kernel), running each step with the same fault code a
 // random run uses (harness/fault). The package keeps no

@@ -13,6 +13,7 @@ import (
 	"github.com/splitbrain-dev/splitbrain/harness/fault"
 	"github.com/splitbrain-dev/splitbrain/harness/history"
 	"github.com/splitbrain-dev/splitbrain/harness/kernel"
+	"github.com/splitbrain-dev/splitbrain/harness/protocol"
 )
 
 // startWait bounds how long a started steered peer may take to reach its first failpoint,
@@ -34,7 +35,10 @@ type driver struct {
 	story       []string
 	lastDesc    string
 	leaderKills int
+	broadcasts  int        // broadcast commands taken so far: the next id is b(broadcasts+1)
+	deaf        bool       // a broadcast went unanswered: the peers do not read commands
 	violation   *Violation // the verdict's, once judged
+	judged      []string   // the invariants that earned a pass, once judged
 	finished    bool
 }
 
@@ -47,7 +51,7 @@ func newDriver(cfg *Config) (*driver, error) {
 	e, err := engine.New(engine.Config{
 		Impl: cfg.Impl, Transport: cfg.Transport, Failpoints: fps,
 		MaxLive: 2 * cfg.MaxPeers, Timeout: startWait, Quiet: cfg.Quiet, Poll: poll,
-		Grace: time.Second, StderrLines: 10, StopAtViolation: true, Invariants: cfg.Invariants,
+		Grace: time.Second, StderrLines: 10, StopAtViolation: true, Story: true, Invariants: cfg.Invariants,
 		Syscalls: cfg.Syscalls, SteerSyscalls: cfg.Mode == ModeSyscalls,
 		Run: history.Run{Settle: cfg.Settle, Liveness: liveness, Faults: []string{"chaos:" + cfg.Mode},
 			Invariants: cfg.Invariants},
@@ -68,7 +72,11 @@ func (d *driver) close() { _ = d.e.Close(true) }
 func (d *driver) judge() *Violation {
 	res := check.Judge(d.e.Records()) // the run record names cfg.Invariants
 	var v *Violation
+	d.judged = nil
 	for _, part := range res.Parts {
+		if part.Verdict == check.Pass {
+			d.judged = append(d.judged, part.Name)
+		}
 		if part.Verdict != check.Fail {
 			continue
 		}
@@ -132,8 +140,10 @@ func (d *driver) exec(ctx context.Context, i int, st Step) (stop bool, err error
 // tellStep appends step i's story line: the step, what peers did, what the kernel shows.
 func (d *driver) tellStep(i int, st Step, note string) {
 	log := d.e.TakeLog()
-	if st.Op == OpStart && st.Steered {
-		slices.Sort(log) // peers started at once reach their first pause in any order
+	if (st.Op == OpStart && st.Steered) || st.Op == OpBroadcast {
+		// Peers started at once reach their first pause in any order; the members of a
+		// group get a broadcast in any order.
+		slices.Sort(log)
 	}
 	line := fmt.Sprintf("%d. %s", i, st)
 	if note != "" {
@@ -358,6 +368,9 @@ func (d *driver) do(ctx context.Context, st *Step) (note string, did bool, err e
 		}
 		return fmt.Sprintf("planted a %s, started %s, removed the plant", st.Plant, strings.Join(st.Peers, " ")), true, d.rest(ctx)
 
+	case OpBroadcast:
+		return d.broadcast(ctx, st)
+
 	case OpSettle:
 		return d.settle(ctx)
 	}
@@ -418,6 +431,70 @@ func (d *driver) churn(ctx context.Context, st *Step) (string, bool, error) {
 		return "no target", false, nil
 	}
 	return note(), true, nil
+}
+
+// answerWait bounds how long a broadcast's sender may take to answer it (sent or
+// send-failed). Answering is optional in the protocol: a peer that never reads its stdin
+// costs one wait a schedule, and its later broadcast steps do nothing.
+const answerWait = 2 * time.Second
+
+// broadcastable reports whether peer status s may be handed a broadcast: a white-box peer
+// that runs free (a paused or held one would answer only when let go).
+func broadcastable(s engine.PeerStatus) bool {
+	return s.Live && s.Spoke && !s.Steered && !s.Stopped && s.Paused == ""
+}
+
+// talker reports whether some live peer may be handed a broadcast.
+func (d *driver) talker() bool {
+	for _, p := range d.e.Live() {
+		if broadcastable(d.e.Status(p.ID())) {
+			return true
+		}
+	}
+	return false
+}
+
+// broadcast carries out OpBroadcast.
+func (d *driver) broadcast(ctx context.Context, st *Step) (string, bool, error) {
+	e := d.e
+	if d.deaf {
+		return "the peers did not answer a broadcast", false, nil
+	}
+	p, err := target(*st).Resolve(e, "broadcast")
+	if err != nil || p == nil {
+		return "no target", false, err
+	}
+	before := e.Status(p.ID())
+	if !broadcastable(before) {
+		return "no free white-box target", false, nil
+	}
+	id := fmt.Sprintf("b%d", d.broadcasts+1)
+	if !p.Send(protocol.Command{Cmd: protocol.CmdBroadcast, ID: id, Data: st.Data}) {
+		return "the command was not taken", false, nil
+	}
+	d.broadcasts++
+	note := id
+	answered, err := e.WaitFor(ctx, answerWait, func(kernel.Snapshot) bool {
+		s := e.Status(p.ID())
+		return s.Answers > before.Answers || !s.Live
+	})
+	if err != nil {
+		return note, true, err
+	}
+	if !answered {
+		d.deaf = true
+		note += fmt.Sprintf(" (no answer in %v)", answerWait)
+	}
+	// Every peer at rest: the members' message events are in before the next step.
+	_, err = e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
+		for _, p := range e.Live() {
+			if !e.Resting(p.ID()) {
+				return false
+			}
+		}
+		return true
+	})
+	return note, true, err
 }
 
 // settle carries out OpSettle: every stopped peer resumed, every steered one freed (one at

@@ -182,6 +182,12 @@ type Result struct {
 	Rapid string `json:"rapid,omitempty"`
 	// LeaderKills counts leader kills and terms in schedules that passed: faults survived.
 	LeaderKills int `json:"leader_kills"`
+	// Judged counts, for each invariant judged, the schedules that passed in which it had
+	// something to judge (its verdict was pass, not "not judged"): delivery needs a
+	// broadcast step, leadership two claims. An invariant missing here was never judged.
+	Judged map[string]int `json:"judged"`
+	// Invariants are the invariants the exploration judged.
+	Invariants []string `json:"invariants"`
 	// Dir is the result folder, if Config.Out was set.
 	Dir string `json:"dir,omitempty"`
 }
@@ -261,7 +267,8 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = rand.Uint64() >> 1
 	}
-	res := Result{Impl: cfg.Impl, Transport: cfg.Transport, Mode: cfg.Mode, Seed: cfg.Seed}
+	res := Result{Impl: cfg.Impl, Transport: cfg.Transport, Mode: cfg.Mode, Seed: cfg.Seed,
+		Judged: map[string]int{}, Invariants: cfg.Invariants}
 
 	rapidMu.Lock()
 	restore := rapidSettings(cfg)
@@ -277,7 +284,7 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 		setFlag("rapid.seed", strconv.FormatUint(seed, 10))
 		tb := &rapidTB{name: "chaos-explore"}
 		ex.searching = true
-		ex.kills = 0
+		ex.kills, ex.judged = 0, nil
 		rapid.Check(tb, ex.prop)
 		res.Schedules++
 		if ex.harness != nil {
@@ -286,6 +293,9 @@ func Explore(ctx context.Context, cfg Config) (Result, error) {
 		}
 		if ex.first == nil {
 			res.LeaderKills += ex.kills
+			for _, n := range ex.judged {
+				res.Judged[n]++
+			}
 			lastRecs = ex.lastRecs
 			if cfg.Progress != nil {
 				fmt.Fprintf(cfg.Progress, "chaos: schedule %d (seed %d, %d steps) passed, %v\n", i+1, seed, ex.steps, time.Since(begin).Round(time.Millisecond))
@@ -373,13 +383,20 @@ func Replay(ctx context.Context, path string, cfg Config) (Result, error) {
 	begin := time.Now()
 	got, recs, err := runSchedule(ctx, &cfg, s)
 	res := Result{Impl: cfg.Impl, Transport: cfg.Transport, Mode: cfg.Mode, Seed: s.Seed, Schedules: 1, Runs: 1,
-		Elapsed: time.Since(begin), Search: time.Since(begin)}
+		Elapsed: time.Since(begin), Search: time.Since(begin), Judged: map[string]int{}, Invariants: cfg.Invariants}
 	if err != nil {
 		return res, err
 	}
 	res.Violation = got.Violation
 	res.Counterexample = &got
 	res.Reproduced = got.Violation != nil && s.Violation != nil
+	if got.Violation == nil {
+		for _, part := range check.Judge(recs).Parts {
+			if part.Verdict == check.Pass {
+				res.Judged[part.Name] = 1
+			}
+		}
+	}
 	if cfg.Out != "" {
 		res.Dir = cfg.Out
 		if err := writeOut(cfg.Out, res, recs); err != nil {
@@ -428,8 +445,9 @@ type exploration struct {
 
 	searching bool // no failure yet in this seed: count kills
 	runs      int
-	kills     int // leader kills of the last passing run
-	steps     int // steps of the last run
+	kills     int      // leader kills of the last passing run
+	judged    []string // the invariants the last passing run earned a pass on
+	steps     int      // steps of the last run
 	harness   error
 	first     *Schedule // the first failing schedule
 	foundAt   time.Time
@@ -461,7 +479,7 @@ func (ex *exploration) prop(t *rapid.T) {
 		ex.steps = len(d.steps)
 		if d.violation == nil {
 			if ex.searching {
-				ex.kills = d.leaderKills
+				ex.kills, ex.judged = d.leaderKills, d.judged
 			}
 			return
 		}

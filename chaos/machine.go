@@ -32,7 +32,7 @@ var (
 
 // Actions are the steps a schedule may draw, by the names Config.LeaveOut takes: stale and
 // plant on unix only, continue, run-to and free for steered peers only.
-var Actions = []string{"start", "kill", "term", "pause", "resume", "settle", "stale", "plant", "continue", "run-to", "free", "churn"}
+var Actions = []string{"start", "kill", "term", "pause", "resume", "settle", "stale", "plant", "continue", "run-to", "free", "churn", "broadcast"}
 
 // maxRounds bounds the rounds of one churn step: a random run kills about 8 leaders a
 // second, and 32 rounds are a few seconds of that.
@@ -48,6 +48,8 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 		"resume": m.resume,
 		"settle": func(t *rapid.T) { m.step(t, Step{Op: OpSettle}) },
 		"churn":  m.churn,
+
+		"broadcast": m.broadcast,
 	}
 	if m.cfg.Transport == "unix" {
 		a["stale"] = func(t *rapid.T) { m.step(t, Step{Op: OpStale}) }
@@ -206,6 +208,17 @@ func (m *machine) churn(t *rapid.T) {
 	n := rapid.IntRange(1, maxRounds).Draw(t, "rounds")
 	// Enough ids for the most a churn may start; the step keeps those it used.
 	m.step(t, Step{Op: OpChurn, Role: role, Rounds: n, Peers: m.ids(n * m.cfg.MaxPeers)})
+}
+
+// broadcast draws a broadcast from the leader, a follower or (steered) any peer, so that
+// delivery is judged: by the leader to its members, by a follower through its leader.
+func (m *machine) broadcast(t *rapid.T) {
+	if !m.d.talker() && !m.done() {
+		t.Skip("no free white-box peer to broadcast")
+	}
+	peer, role := m.target(t)
+	data := fmt.Sprintf("%016x", rapid.Uint64().Draw(t, "data"))
+	m.step(t, Step{Op: OpBroadcast, Peer: peer, Role: role, Data: data})
 }
 
 // steer draws a steering step for a steered peer that is paused at a failpoint.

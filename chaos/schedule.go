@@ -54,6 +54,12 @@ const (
 	// leader. It ends early when the role has nobody, Peers run out, or the group does not
 	// come to rest; the step keeps the rounds it ran and the peers it started.
 	OpChurn Op = "churn"
+	// OpBroadcast hands the target, a free white-box peer (one that speaks the protocol),
+	// a broadcast command: a fresh id ("b1", "b2", ... in the order the schedule sends
+	// them) and Data as its payload. The step ends when the peer answers (sent or
+	// send-failed) or exits, and every live peer is at rest, so the deliveries are in. The
+	// delivery judge requires the message of every member of the sender's group.
+	OpBroadcast Op = "broadcast"
 	// OpSettle frees every steered peer (one at a time, in start order, each until it
 	// leads, follows, exits or is quiet), resumes every stopped one and waits for the group
 	// to settle; then the settle invariants are judged. Every schedule ends with one.
@@ -75,7 +81,7 @@ type Step struct {
 	Steered bool          `json:"steered,omitempty"` // OpStart: pause at every failpoint
 	At      string        `json:"at,omitempty"`      // OpRunTo: the failpoint to stop at
 	Plant   string        `json:"plant,omitempty"`   // OpPlant: "file", "dir" or "foreign-socket"
-	Data    string        `json:"data,omitempty"`    // OpPlant: the planted file's content
+	Data    string        `json:"data,omitempty"`    // OpPlant: the planted file's content; OpBroadcast: the payload
 	Delay   time.Duration `json:"delay,omitempty"`   // timing schedules: wait before acting, ns
 	Gap     time.Duration `json:"gap,omitempty"`     // OpStart: time between starts, ns
 	Rounds  int           `json:"rounds,omitempty"`  // OpChurn: rounds (default len(Peers))
@@ -92,6 +98,9 @@ func (s Step) String() string {
 		return b.String()
 	}
 	b.WriteString(string(s.Op))
+	if s.Op == OpBroadcast {
+		b.WriteString(" from")
+	}
 	if s.Peer != "" {
 		b.WriteString(" " + s.Peer)
 	} else if s.Role != "" {

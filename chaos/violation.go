@@ -11,14 +11,17 @@ import (
 // Invariants an exploration judges by default: those a schedule's history can show, with
 // check's names. Exits are judged as a run judges them (every kill, term and the final
 // kill-all are recorded faults, so only a peer that exits on its own fails: a crash, or a
-// member that gives up). Liveness and delivery are run's: steered pauses at failpoints
-// make them moot here.
+// member that gives up). Delivery judges the schedule's broadcast steps and leadership the
+// peers' leader claims and epochs, as in a run. Liveness is run's: a schedule holds peers
+// at failpoints and syscalls on purpose, for as long as it likes.
 var Invariants = []string{
 	check.SingleListener{}.Name(),
 	check.ReachableLeader{}.Name(),
 	check.NoLostPeers{}.Name(),
 	check.NoDataLoss{}.Name(),
 	check.NoUnexpectedExits{}.Name(),
+	check.Delivery{}.Name(),
+	check.Leadership{}.Name(),
 }
 
 // Violation is the verdict on a schedule that broke an invariant: the failed part of

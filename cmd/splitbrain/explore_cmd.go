@@ -137,6 +137,7 @@ func exploreReport(w io.Writer, what string, res chaos.Result) int {
 		what, res.Impl, res.Transport, res.Mode, res.Seed, res.Schedules, res.Runs, res.LeaderKills, res.Elapsed.Round(time.Millisecond))
 	if !res.Found() {
 		fmt.Fprintf(w, "splitbrain %s: PASS: no schedule broke an invariant (exit 0)\n", what)
+		fmt.Fprintf(w, "splitbrain %s: %s\n", what, judgedLine(res))
 		if res.Dir != "" {
 			fmt.Fprintf(w, "splitbrain: results in %s\n", res.Dir)
 		}
@@ -158,4 +159,25 @@ func exploreReport(w io.Writer, what string, res chaos.Result) int {
 		fmt.Fprintf(w, "splitbrain: results in %s\n", res.Dir)
 	}
 	return 1
+}
+
+// judgedLine says in how many passing schedules each invariant had something to judge, and
+// which never did: a pass is earned only where there was something to judge.
+func judgedLine(res chaos.Result) string {
+	var judged, not []string
+	for _, n := range res.Invariants {
+		if c := res.Judged[n]; c > 0 {
+			judged = append(judged, fmt.Sprintf("%s %d", n, c))
+		} else {
+			not = append(not, n)
+		}
+	}
+	line := "judged in passing schedules: none"
+	if len(judged) > 0 {
+		line = "judged in passing schedules: " + strings.Join(judged, ", ")
+	}
+	if len(not) > 0 {
+		line += "; not judged (nothing to judge in any schedule): " + strings.Join(not, ", ")
+	}
+	return line
 }

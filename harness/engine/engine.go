@@ -72,6 +72,9 @@ type Config struct {
 	Invariants []string
 	// StopAtViolation ends every wait with ErrViolation once a violation is seen.
 	StopAtViolation bool
+	// Story keeps what peers do ("p1 leads", "p2 sends b1") for [Engine.TakeLog], the
+	// chaos driver's story. Off, nothing is kept: a long run would pile it up.
+	Story bool
 	// OnViolation, if set, is called once, with the first violation the online judge sees.
 	OnViolation func(*check.Violation)
 	// OnEvent, if set, is called with every protocol event record (progress displays).

@@ -29,6 +29,7 @@ type peerState struct {
 	pauses  int    // paused failpoint events so far
 	errors  int    // error events so far
 	roles   int    // leader and follower events so far
+	answers int    // sent and send-failed events so far: broadcasts it answered
 	events  int    // events so far
 	last    time.Time
 	spoke   time.Time // its first event
@@ -216,6 +217,14 @@ func (e *Engine) sink(r history.Record) {
 		case protocol.EventError:
 			ps.errors++
 			e.tell(ps.id, "reports: "+clip(ev.Error, 80))
+		case protocol.EventSent:
+			ps.answers++
+			e.tell(ps.id, "sends "+ev.ID)
+		case protocol.EventSendFailed:
+			ps.answers++
+			e.tell(ps.id, "cannot send "+ev.ID)
+		case protocol.EventMessage:
+			e.tell(ps.id, "gets "+ev.ID)
 		}
 	}
 	if ps != nil && r.Kind == history.KindExit && r.Exit != nil {
@@ -253,7 +262,7 @@ func clip(s string, n int) string {
 
 // tell notes what peer id did, for the story, up to the first violation; e.mu is held.
 func (e *Engine) tell(id, what string) {
-	if e.told.Load() {
+	if !e.cfg.Story || e.told.Load() {
 		return
 	}
 	if n := len(e.log); n > 0 && e.log[n-1] == id+" "+what {
@@ -298,6 +307,7 @@ type PeerStatus struct {
 	Paused  string // the failpoint it waits at, "" when running
 	Pauses  int    // paused failpoint events so far
 	Roles   int    // leader and follower events so far
+	Answers int    // sent and send-failed events so far: broadcasts it answered
 	Role    string // RoleLeader, RoleFollower or "" (never said, or lost)
 	Stopped bool   // stopped with SIGSTOP by a fault
 	Spoke   bool   // wrote at least one protocol event: a white-box peer
@@ -312,7 +322,7 @@ func (e *Engine) Status(id string) PeerStatus {
 		return PeerStatus{}
 	}
 	return PeerStatus{ID: id, Live: ps.p != nil && !gone(ps.p), Steered: ps.steered,
-		Paused: ps.paused, Pauses: ps.pauses, Roles: ps.roles, Role: ps.role,
+		Paused: ps.paused, Pauses: ps.pauses, Roles: ps.roles, Answers: ps.answers, Role: ps.role,
 		Stopped: ps.stopped, Spoke: ps.events > 0}
 }
 

@@ -116,7 +116,7 @@ func TestKillAtSyscall(t *testing.T) {
 func TestEngineSteersAtSyscalls(t *testing.T) {
 	needSyscalls(t)
 	ctx := context.Background()
-	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, SteerSyscalls: true})
+	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, SteerSyscalls: true, Story: true})
 	if err := e.StartWith([]string{"p1", "p2"}, engine.StartOptions{Steered: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestHoldAtSyscall(t *testing.T) {
 func TestEngineKillsAPeerHeldAtASyscall(t *testing.T) {
 	needSyscalls(t)
 	ctx := context.Background()
-	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, SteerSyscalls: true})
+	e := newEngine(t, "reference", engine.Config{Timeout: 10 * time.Second, SteerSyscalls: true, Story: true})
 	if err := e.StartWith([]string{"p1", "p2"}, engine.StartOptions{Steered: true}); err != nil {
 		t.Fatal(err)
 	}
