@@ -464,6 +464,15 @@ func (d *driver) broadcast(ctx context.Context, st *Step) (string, bool, error) 
 	if err != nil || p == nil {
 		return "no target", false, err
 	}
+	if !broadcastable(e.Status(p.ID())) {
+		return "no free white-box target", false, nil
+	}
+	// Every peer at rest first: the group the judge reads from the peers' events (a
+	// leader announces a member a moment after the member says it follows) is the one the
+	// kernel shows, and the same in a replay.
+	if err := d.quietAll(ctx); err != nil {
+		return "", true, err
+	}
 	before := e.Status(p.ID())
 	if !broadcastable(before) {
 		return "no free white-box target", false, nil
@@ -486,15 +495,20 @@ func (d *driver) broadcast(ctx context.Context, st *Step) (string, bool, error) 
 		note += fmt.Sprintf(" (no answer in %v)", answerWait)
 	}
 	// Every peer at rest: the members' message events are in before the next step.
-	_, err = e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
-		for _, p := range e.Live() {
-			if !e.Resting(p.ID()) {
+	return note, true, d.quietAll(ctx)
+}
+
+// quietAll waits until every live peer rests (quiet, or paused, or held).
+func (d *driver) quietAll(ctx context.Context) error {
+	_, err := d.e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
+		for _, p := range d.e.Live() {
+			if !d.e.Resting(p.ID()) {
 				return false
 			}
 		}
 		return true
 	})
-	return note, true, err
+	return err
 }
 
 // settle carries out OpSettle: every stopped peer resumed, every steered one freed (one at

@@ -131,6 +131,10 @@ func (c *Config) defaults() error {
 	}
 	if len(c.Invariants) == 0 {
 		c.Invariants = Invariants
+		if c.Transport == "tcp" {
+			// Data loss is of files at a path: over tcp there is none to judge.
+			c.Invariants = slices.DeleteFunc(slices.Clone(Invariants), func(n string) bool { return n == check.NoDataLoss{}.Name() })
+		}
 	}
 	for _, n := range c.Invariants {
 		if _, ok := check.ByName(n); !ok || !slices.Contains(Invariants, n) {

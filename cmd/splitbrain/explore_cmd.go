@@ -41,6 +41,7 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	mode := fs.String("mode", "", "steered, syscalls or timing (default: steered if the peer announces failpoints, else syscalls where seccomp notification works, else timing)")
 	peers := fs.Int("peers", 0, "the most live peers in a schedule (default 4)")
 	steps := fs.Int("steps", 0, "the average number of steps a schedule draws (default 5)")
+	schedules := fs.Int("schedules", 0, "stop the search after this many schedules, or --budget, whichever comes first (with --seed: the same schedules on any machine)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	shrink := fs.Duration("shrink-time", 0, "how long rapid may shrink a counterexample (default 20s); deleting steps one at a time while a replay still fails comes after it")
 	invariants := fs.String("invariants", "", "comma-separated invariants to judge (default: "+strings.Join(chaos.Invariants, ",")+"); e.g. single-listener,reachable-leader hunts the split brain itself")
@@ -52,6 +53,10 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "splitbrain explore: unexpected argument %q: every option is a flag\n", fs.Arg(0))
+		return exitHarness
+	}
+	if *schedules < 0 {
+		fmt.Fprintf(stderr, "splitbrain explore: --schedules %d is negative: give a number of schedules, or 0 for --budget alone\n", *schedules)
 		return exitHarness
 	}
 	var seed uint64
@@ -74,7 +79,7 @@ func exploreCmd(args []string, stdout, stderr io.Writer) int {
 		return exitHarness
 	}
 	cfg := chaos.Config{Impl: *impl, Transport: *transport, Mode: *mode, Budget: *budget, Seed: seed,
-		Out: *out, MaxPeers: *peers, Steps: *steps, Invariants: list(*invariants), LeaveOut: list(*leaveOut),
+		Out: *out, MaxPeers: *peers, Steps: *steps, MaxSchedules: *schedules, Invariants: list(*invariants), LeaveOut: list(*leaveOut),
 		Syscalls: avail && *sysMode == syscalls.ModeOn, SteerBlackBox: avail, ShrinkTime: *shrink}
 	if !*quiet {
 		cfg.Progress = stderr

@@ -82,6 +82,37 @@ var _ = Describe("A peer adapter", Label("adapters"), func() {
 		Entry("Python", "python3", "apt-get install -y python3", "examples/adapters/python/example.py"),
 	)
 
+	DescribeTable("passes an exploration that judges its broadcasts and its epochs",
+		func(interpreter, install, script string) {
+			// A fixed seed and a number of schedules, not a budget: the same schedules on a
+			// loaded machine. Steps that only wait (pause, churn) are left out to keep it short.
+			out := filepath.Join(GinkgoT().TempDir(), "x")
+			cmd := exec.Command(splitbrain, "explore", "--impl", example(interpreter, install, script), "--seed", "1",
+				"--schedules", "12", "--budget", "5m", "--quiet", "--out", out,
+				"--leave-out", "stale,plant,pause,resume,churn,term,continue,run-to,free")
+			session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { session.Interrupt().Wait(10 * time.Second) })
+			Eventually(session, 6*time.Minute).Should(gexec.Exit())
+			Expect(session.ExitCode()).To(Equal(0), "a correct election broke an invariant")
+			var doc struct {
+				Exploration struct {
+					Schedules int            `json:"schedules"`
+					Judged    map[string]int `json:"judged"`
+				} `json:"exploration"`
+			}
+			b, err := os.ReadFile(filepath.Join(out, "exploration.json"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(json.Unmarshal(b, &doc)).To(Succeed())
+			Expect(doc.Exploration.Schedules).To(Equal(12))
+			for _, n := range []string{"single-listener", "reachable-leader", "no-lost-peers", "delivery", "leadership"} {
+				Expect(doc.Exploration.Judged).To(HaveKeyWithValue(n, BeNumerically(">", 0)), "%s was never judged", n)
+			}
+		},
+		Entry("Node.js", "node", "apt-get install -y nodejs", "examples/adapters/node/example.js"),
+		Entry("Python", "python3", "apt-get install -y python3", "examples/adapters/python/example.py"),
+	)
+
 	DescribeTable("lets the harness catch the same election without its lock (--broken: probe, then unlink)",
 		func(interpreter, install, script string) {
 			// The failpoint widens the race window the broken election has, so the harness
