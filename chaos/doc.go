@@ -41,8 +41,9 @@
 //
 // The rapid state machine (t.Repeat, "" action = invariants) draws each step with a
 // labelled Draw and executes it at once. [Explore] runs it one seed at a time within a
-// budget, lets rapid shrink the first failing schedule, then deletes steps one at a time
-// while a replay still fails (rapid's shrinking is bounded in time, so on a loaded machine
+// budget, lets rapid shrink the first failing schedule, then simplifies it one change at a
+// time while a replay still fails: deletes a step, starts a steered peer free, or starts two
+// free peers in one step (rapid's shrinking is bounded in time, so on a loaded machine
 // it may stop short; this pass is bounded by the schedule's length, so the result does not
 // depend on the machine's speed), replays the result to confirm it, and returns a [Result]; [Replay] runs a saved schedule. A failing schedule is told as
 // a numbered story (Schedule.Story) and saved as schedule.json in the result folder.
