@@ -253,6 +253,14 @@ func (d *driver) do(ctx context.Context, st *Step) (note string, did bool, err e
 				if err := d.rest(ctx); err != nil {
 					return "", true, err
 				}
+				// The kernel shows a follower connected a moment before it says so: wait
+				// for a white-box peer's claim too, so that the story tells it in this step.
+				if _, err := e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
+					s := e.Status(id)
+					return !s.Spoke || s.Roles > 0 || e.Resting(id)
+				}); err != nil {
+					return "", true, err
+				}
 			}
 			return "one after the other", true, nil
 		}
