@@ -101,9 +101,14 @@ func (e *Engine) Stopped() []*proc.Peer {
 }
 
 // KillAll implements fault.Env: SIGKILL to every live peer, each recorded as a kill-all
-// fault, and it returns once all are reaped.
+// fault, and it returns once all are reaped. Every peer is stopped (SIGSTOP) first, so the
+// group ends as one: no survivor runs between two kills, to take over and claim to lead
+// (the end of a schedule would otherwise judge a takeover that only the teardown made).
 func (e *Engine) KillAll(ctx context.Context) error {
 	live := e.group.Live()
+	for _, p := range live {
+		_ = p.Stop()
+	}
 	for _, p := range live {
 		e.Record(history.Record{Kind: history.KindFault, Peer: p.ID(), PID: p.PID(),
 			Fault: &history.Fault{Name: "kill-all", Target: p.ID(), PID: p.PID(), Signal: "SIGKILL"}})

@@ -152,12 +152,13 @@ func runChange(p *peerio.Peer, c change) error {
 			case election.Leader, election.Follower, election.Lost:
 				role, leader = ev.Kind, ev.Leader
 			}
-			if keep {
+			if keep && !gaveUp {
 				p.Emit(peerio.Translate(out))
 			}
 			if quit {
-				// Out of the election for good, but alive: nothing tells the user. (Close
-				// waits for Run, which may be paused at a failpoint: not on this loop.)
+				// Out of the election for good, but alive: nothing tells the user, not even
+				// what the elector does before Close takes effect (a takeover it had begun).
+				// (Close waits for Run, which may be paused at a failpoint: not on this loop.)
 				gaveUp = true
 				go e.Close()
 			}
