@@ -20,6 +20,10 @@ import (
 // and a killed or terminated peer to exit: generous, for a loaded machine.
 const startWait = 10 * time.Second
 
+// resultWait bounds how long the story of a step that ended at a violation waits for the
+// results of calls let go before it (a made call's result is back a moment after its effect).
+const resultWait = time.Second
+
 // poll is how often a wait looks at the kernel when no peer event wakes it.
 const poll = 10 * time.Millisecond
 
@@ -119,6 +123,9 @@ func (d *driver) exec(ctx context.Context, i int, st Step) (stop bool, err error
 	note, did, err := d.do(ctx, &st)
 	if errors.Is(err, engine.ErrViolation) {
 		err = nil
+	}
+	if d.e.Violation() != nil {
+		d.e.AwaitResults(ctx, resultWait)
 	}
 	if err != nil {
 		return false, err

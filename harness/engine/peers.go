@@ -262,7 +262,16 @@ func clip(s string, n int) string {
 
 // tell notes what peer id did, for the story, up to the first violation; e.mu is held.
 func (e *Engine) tell(id, what string) {
-	if !e.cfg.Story || e.told.Load() {
+	if e.told.Load() {
+		return
+	}
+	e.note(id, what)
+}
+
+// note is tell after the violation too: for the result of a call let go before it; e.mu is
+// held.
+func (e *Engine) note(id, what string) {
+	if !e.cfg.Story {
 		return
 	}
 	if n := len(e.log); n > 0 && e.log[n-1] == id+" "+what {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"net"
 	"path/filepath"
 	"strings"
@@ -149,10 +150,14 @@ func (e *Engine) releaseAll() {
 }
 
 // tellCall tells call c of peer id, which goes on now: at once, or with its result once the
-// supervisor has made it; e.mu is held.
+// supervisor has made it; e.mu is held. A call let go before the first violation is told
+// with its result even when the violation comes first: the judge's look may see its effect
+// (an unlink) a moment before its result is back.
 func (e *Engine) tellCall(id string, c *syscalls.Call) {
 	if c.Made {
-		e.released.Store(c, id)
+		if !e.told.Load() {
+			e.released.Store(c, id)
+		}
 		return
 	}
 	e.tell(id, e.short(c))
@@ -165,9 +170,33 @@ func (e *Engine) tellResult(c *syscalls.Call) {
 	}
 	if id, ok := e.released.LoadAndDelete(c); ok {
 		e.mu.Lock()
-		e.tell(id.(string), e.short(c))
+		e.note(id.(string), e.short(c))
 		e.notify()
 		e.mu.Unlock()
+	}
+}
+
+// AwaitResults waits, up to limit, for the results of the calls let go by steering that are
+// not back yet, so that the story of a step tells them.
+func (e *Engine) AwaitResults(ctx context.Context, limit time.Duration) {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for {
+		e.mu.Lock()
+		changed := e.changed
+		e.mu.Unlock()
+		pending := false
+		e.released.Range(func(any, any) bool { pending = true; return false })
+		if !pending {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
