@@ -225,6 +225,12 @@ func (d *driver) calmWithin(ctx context.Context, settle time.Duration) (bool, er
 	if d.e.AllFree() {
 		return d.e.WaitSettled(ctx, settle, true)
 	}
+	return d.resting(ctx)
+}
+
+// resting waits until every live peer rests (quiet, or paused, or held), and reports
+// whether they did in time.
+func (d *driver) resting(ctx context.Context) (bool, error) {
 	return d.e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
 		for _, p := range d.e.Live() {
 			if !d.e.Resting(p.ID()) {
@@ -485,7 +491,7 @@ func (d *driver) broadcast(ctx context.Context, st *Step) (string, bool, error) 
 	// Every peer at rest first: the group the judge reads from the peers' events (a
 	// leader announces a member a moment after the member says it follows) is the one the
 	// kernel shows, and the same in a replay.
-	if err := d.quietAll(ctx); err != nil {
+	if _, err := d.resting(ctx); err != nil {
 		return "", true, err
 	}
 	before := e.Status(p.ID())
@@ -510,20 +516,8 @@ func (d *driver) broadcast(ctx context.Context, st *Step) (string, bool, error) 
 		note += fmt.Sprintf(" (no answer in %v)", answerWait)
 	}
 	// Every peer at rest: the members' message events are in before the next step.
-	return note, true, d.quietAll(ctx)
-}
-
-// quietAll waits until every live peer rests (quiet, or paused, or held).
-func (d *driver) quietAll(ctx context.Context) error {
-	_, err := d.e.WaitFor(ctx, startWait, func(kernel.Snapshot) bool {
-		for _, p := range d.e.Live() {
-			if !d.e.Resting(p.ID()) {
-				return false
-			}
-		}
-		return true
-	})
-	return err
+	_, err = d.resting(ctx)
+	return note, true, err
 }
 
 // settle carries out OpSettle: every stopped peer resumed, every steered one freed (one at

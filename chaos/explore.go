@@ -395,10 +395,8 @@ func Replay(ctx context.Context, path string, cfg Config) (Result, error) {
 	res.Counterexample = &got
 	res.Reproduced = got.Violation != nil && s.Violation != nil
 	if got.Violation == nil {
-		for _, part := range check.Judge(recs).Parts {
-			if part.Verdict == check.Pass {
-				res.Judged[part.Name] = 1
-			}
+		for _, n := range got.judged {
+			res.Judged[n] = 1
 		}
 	}
 	if cfg.Out != "" {
@@ -438,7 +436,7 @@ func runSchedule(ctx context.Context, cfg *Config, s Schedule) (Schedule, []hist
 		}
 	}
 	d.finish()
-	out.Steps, out.Violation, out.Story = d.steps, d.violation, d.story
+	out.Steps, out.Violation, out.Story, out.judged = d.steps, d.violation, d.story, d.judged
 	return out, d.e.Records(), runErr
 }
 

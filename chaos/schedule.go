@@ -146,6 +146,8 @@ type Schedule struct {
 	Violation *Violation `json:"violation,omitempty"`
 	// Story is the numbered story of that execution, for humans.
 	Story []string `json:"story,omitempty"`
+	// judged are the invariants that execution earned a pass on (not saved).
+	judged []string
 }
 
 // ScheduleVersion is the Schedule format this package writes and reads.
